@@ -1,0 +1,113 @@
+"""LightningDataModule: reads the CoNLL-U files, owns the vocabularies and serves batches."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from tagger.data.batching import EncodedCorpus, TokenBudgetBatchSampler, build_vocabularies, collate, encode_corpus
+from tagger.data.conllu_io import Sentence, read_conllu
+from tagger.data.vocab import Vocabularies
+from tagger.errors import DataFormatError, TaggerError
+
+log = logging.getLogger(__name__)
+
+
+class _Indices(list):
+    """A map-style dataset of sentence indices; batches are assembled in `collate`."""
+
+
+class TaggingDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        train: str,
+        dev: str | None,
+        test: str | None = None,
+        columns: Sequence[str] = ("upos", "xpos", "feats"),
+        min_word_freq: int = 2,
+        max_tokens: int = 2500,
+        eval_max_tokens: int = 8000,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.paths = {"train": train, "dev": dev, "test": test}
+        self.columns = list(columns)
+        if not self.columns:
+            raise TaggerError("data.columns is empty: name at least one column to tag (e.g. [upos])")
+        self.min_word_freq = min_word_freq
+        self.max_tokens = max_tokens
+        self.eval_max_tokens = eval_max_tokens
+        self.seed = seed
+        self.name = name
+        self.vocabs: Vocabularies | None = None
+        self.sentences: dict[str, list[Sentence]] = {}
+        self.corpora: dict[str, EncodedCorpus] = {}
+
+    def _read(self, split: str) -> list[Sentence]:
+        if split not in self.sentences:
+            path = self.paths[split]
+            if path is None:
+                raise TaggerError(f"data.{split} is not set")
+            if not Path(path).is_file():
+                raise DataFormatError(str(path), None, f"data.{split}: no such file")
+            self.sentences[split] = read_conllu(path)
+            self._check_columns(split)
+        return self.sentences[split]
+
+    def _check_columns(self, split: str) -> None:
+        sentence = self.sentences[split][0]
+        for column in self.columns:
+            try:
+                sentence.column(column)
+            except ValueError as error:
+                raise TaggerError(f"data.columns: {error}") from None
+
+    def build_vocabularies(self) -> Vocabularies:
+        """Vocabularies come from train alone, before the network is built (it needs their sizes)."""
+        if self.vocabs is None:
+            self.vocabs = build_vocabularies(self._read("train"), self.columns, self.min_word_freq)
+            sizes = ", ".join(f"{c} {len(v)}" for c, v in self.vocabs.tags.items())
+            log.info("vocabularies: %d words, %d chars; tags: %s", len(self.vocabs.words), len(self.vocabs.chars), sizes)
+        return self.vocabs
+
+    def corpus(self, split: str) -> EncodedCorpus:
+        if split not in self.corpora:
+            self.corpora[split] = encode_corpus(self._read(split), self.build_vocabularies(), self.columns)
+        return self.corpora[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        self.build_vocabularies()
+        splits = {"fit": ["train", "dev"], "validate": ["dev"], "test": ["test"]}.get(stage or "fit", [])
+        for split in splits:
+            if self.paths[split] is not None:
+                self.corpus(split)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        corpus = self.corpus(split)
+        trainer = self.trainer
+        sampler = TokenBudgetBatchSampler(
+            corpus.lengths,
+            self.max_tokens if shuffle else self.eval_max_tokens,
+            shuffle=shuffle,
+            seed=self.seed,
+            num_replicas=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
+        )
+        return DataLoader(
+            _Indices(range(len(corpus))), batch_sampler=sampler, collate_fn=functools.partial(collate, corpus)
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("dev", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,65 @@
+"""Vocabularies: string <-> id tables built from training data and saved inside the model file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+PAD, UNK = "<pad>", "<unk>"
+
+
+class Vocab:
+    """An indexed list of strings; index 0 is padding, index 1 stands for anything unseen."""
+
+    def __init__(self, items: Iterable[str]) -> None:
+        self.itos: list[str] = [PAD, UNK]
+        self.itos.extend(item for item in items if item not in (PAD, UNK))
+        self.stoi: dict[str, int] = {item: i for i, item in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            raise ValueError("vocabulary items must be unique")
+
+    @classmethod
+    def from_counts(cls, counts: Counter[str], min_freq: int = 1) -> Vocab:
+        """Items seen at least `min_freq` times, most frequent first (ties in first-seen order)."""
+        return cls(item for item, count in counts.most_common() if count >= min_freq)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.stoi
+
+    def index(self, item: str) -> int:
+        return self.stoi.get(item, 1)
+
+    def indices(self, items: Iterable[str]) -> list[int]:
+        get = self.stoi.get
+        return [get(item, 1) for item in items]
+
+    def to_list(self) -> list[str]:
+        return self.itos[2:]
+
+
+@dataclass
+class Vocabularies:
+    """Everything that maps strings to ids for one model."""
+
+    words: Vocab
+    chars: Vocab
+    tags: dict[str, Vocab]
+
+    def to_dict(self) -> dict:
+        return {
+            "words": self.words.to_list(),
+            "chars": self.chars.to_list(),
+            "tags": {column: vocab.to_list() for column, vocab in self.tags.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Vocabularies:
+        return cls(
+            words=Vocab(data["words"]),
+            chars=Vocab(data["chars"]),
+            tags={column: Vocab(items) for column, items in data["tags"].items()},
+        )

@@ -1,0 +1,141 @@
+"""Tagger: load a model file and tag sentences, fast.
+
+Sentences are tagged in length-sorted batches under `torch.inference_mode`. Character-level
+embeddings are cached per word form (bounded LRU), so frequent words skip the character
+encoder altogether after their first occurrence.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from tagger.data.batching import clip_form, encode_forms
+from tagger.data.conllu_io import Sentence
+from tagger.model_file import ModelBundle, load_model
+
+
+class FormEmbeddingCache:
+    """Bounded LRU cache of CLE vectors keyed by word form; counts hits and misses."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.vectors: OrderedDict[str, Tensor] = OrderedDict()
+        self.hits = self.misses = 0
+
+    @property
+    def hit_rate(self) -> float:
+        lookups = self.hits + self.misses
+        return self.hits / lookups if lookups else 0.0
+
+    def clear(self) -> None:
+        self.vectors.clear()
+        self.hits = self.misses = 0
+
+    def lookup(self, forms: list[str], compute) -> Tensor:
+        """Vectors for `forms` (distinct), computing the missing ones with `compute(missing_forms)`."""
+        if self.capacity <= 0:
+            self.misses += len(forms)
+            return compute(forms)
+        missing = [form for form in forms if form not in self.vectors]
+        self.misses += len(missing)
+        self.hits += len(forms) - len(missing)
+        if missing:
+            for form, vector in zip(missing, compute(missing)):
+                self.vectors[form] = vector
+        rows = []
+        for form in forms:
+            self.vectors.move_to_end(form)
+            rows.append(self.vectors[form])
+        while len(self.vectors) > self.capacity:
+            self.vectors.popitem(last=False)
+        return torch.stack(rows)
+
+
+class Tagger:
+    """Tags sentences with a trained model. Create with `Tagger.load(path_or_name)`."""
+
+    def __init__(self, bundle: ModelBundle, batch_tokens: int = 4096, cache_size: int = 50_000, threads: int | None = None) -> None:
+        self.bundle = bundle
+        self.network = bundle.network.eval()
+        self.vocabs = bundle.vocabs
+        self.columns = bundle.columns
+        self.batch_tokens = batch_tokens
+        self.cache = FormEmbeddingCache(cache_size)
+        if threads:
+            torch.set_num_threads(threads)
+
+    @classmethod
+    def load(cls, path_or_name: str | Path, **options) -> Tagger:
+        """Load a model file, or a model shipped with the package by name (e.g. "en_ewt")."""
+        from tagger.inference.models import resolve_model
+
+        return cls(load_model(resolve_model(path_or_name)), **options)
+
+    # -- core ---------------------------------------------------------------------------------
+
+    def _embed_forms(self, forms: list[str]) -> Tensor:
+        chars, lengths = encode_forms(forms, self.vocabs.chars)
+        return self.network.embed_forms(chars, lengths)
+
+    def _batch_logits(self, batch: list[list[str]]) -> dict[str, Tensor]:
+        lengths = torch.tensor([len(forms) for forms in batch], dtype=torch.long)
+        width = int(lengths.max())
+        words = torch.zeros(len(batch), width, dtype=torch.long)
+        form_index = torch.zeros(len(batch), width, dtype=torch.long)
+        distinct: dict[str, int] = {}
+        for row, forms in enumerate(batch):
+            clipped = [clip_form(form) for form in forms]
+            words[row, : len(forms)] = torch.tensor(self.vocabs.words.indices(forms), dtype=torch.long)
+            form_index[row, : len(forms)] = torch.tensor([distinct.setdefault(f, len(distinct)) for f in clipped])
+        form_embeddings = self.cache.lookup(list(distinct), self._embed_forms)
+        return self.network(words, lengths, form_index, form_embeddings=form_embeddings)
+
+    def _batches(self, sentences: list[Sentence]) -> Iterator[list[int]]:
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        batch: list[int] = []
+        for index in order:
+            if batch and len(sentences[index]) * (len(batch) + 1) > self.batch_tokens:
+                yield batch
+                batch = []
+            batch.append(index)
+        if batch:
+            yield batch
+
+    @torch.inference_mode()
+    def predict(self, sentences: list[Sentence], probabilities: bool = False) -> list[Sentence]:
+        """Fill the predicted columns of `sentences` in place (other fields untouched) and return them.
+
+        With `probabilities`, each sentence gets `.probabilities[column]`: the probability of each
+        predicted tag.
+        """
+        tagged = [s for s in sentences if len(s)]
+        for batch in self._batches(tagged):
+            logits = self._batch_logits([tagged[i].forms for i in batch])
+            for column in self.columns:
+                probs = logits[column].softmax(-1)
+                probs[..., :2] = 0  # never predict <pad> or <unk>
+                best_prob, best = probs.max(-1)
+                itos = self.vocabs.tags[column].itos
+                for row, index in enumerate(batch):
+                    sentence = tagged[index]
+                    n = len(sentence)
+                    sentence.set_column(column, [itos[i] for i in best[row, :n].tolist()])
+                    if probabilities:
+                        sentence.probabilities[column] = best_prob[row, :n].tolist()
+        return sentences
+
+    def predict_stream(self, sentences: Iterable[Sentence], chunk_sentences: int = 2000) -> Iterator[Sentence]:
+        """Tag an endless stream in chunks: memory stays bounded by the chunk size."""
+        chunk: list[Sentence] = []
+        for sentence in sentences:
+            chunk.append(sentence)
+            if len(chunk) >= chunk_sentences:
+                yield from self.predict(chunk)
+                chunk = []
+        if chunk:
+            yield from self.predict(chunk)

@@ -1,0 +1,52 @@
+"""The full tagging network: word + character embeddings -> residual BiLSTM -> one head per column."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from tagger.model.char_encoders import build_char_encoder
+from tagger.model.residual_lstm import ResidualBiLSTM, SharedDropout
+from tagger.model.word_embedding import WordEmbedding
+
+
+class TaggerNetwork(nn.Module):
+    """Plain nn.Module, usable without Lightning. Never sees strings: only id tensors.
+
+    `config` is the `model` section of the training config (a plain dict), so a model file can
+    rebuild the network without running any code named in the file.
+    """
+
+    def __init__(self, config: Mapping, num_words: int, num_chars: int, tag_sizes: Mapping[str, int]) -> None:
+        super().__init__()
+        self.config = dict(config)
+        self.words = WordEmbedding(num_words, config["word_dim"], config.get("word_dropout", 0.0))
+        self.cle = build_char_encoder(dict(config["cle"]), num_chars)
+        input_dim = config["word_dim"] + self.cle.output_dim
+        self.input_dropout = SharedDropout(config.get("dropout", 0.5))
+        encoder = config["encoder"]
+        self.encoder = ResidualBiLSTM(input_dim, encoder["hidden_size"], encoder["layers"], config.get("dropout", 0.5))
+        self.output_dropout = nn.Dropout(config.get("dropout", 0.5))
+        self.heads = nn.ModuleDict({column: nn.Linear(self.encoder.output_dim, size) for column, size in tag_sizes.items()})
+
+    def embed_forms(self, form_chars: Tensor, form_lengths: Tensor) -> Tensor:
+        """One CLE vector per row of `form_chars` (each a distinct word form)."""
+        return self.cle(form_chars, form_lengths)
+
+    def forward(
+        self,
+        words: Tensor,
+        lengths: Tensor,
+        form_index: Tensor,
+        form_chars: Tensor | None = None,
+        form_lengths: Tensor | None = None,
+        form_embeddings: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """Logits per column, [batch, time, tags]. Pass `form_embeddings` to reuse cached CLEs."""
+        if form_embeddings is None:
+            form_embeddings = self.embed_forms(form_chars, form_lengths)
+        x = torch.cat([self.words(words), form_embeddings[form_index]], dim=-1)
+        hidden = self.output_dropout(self.encoder(self.input_dropout(x), lengths))
+        return {column: head(hidden) for column, head in self.heads.items()}

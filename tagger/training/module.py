@@ -1,0 +1,99 @@
+"""LightningModule: loss, optimiser, schedule and dev metrics around the plain TaggerNetwork."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from tagger.data.vocab import Vocabularies
+from tagger.evaluation import metric_name
+from tagger.model_file import build_network
+
+NETWORK_INPUTS = ("words", "lengths", "form_index", "form_chars", "form_lengths")
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int, final_ratio: float) -> Callable[[int], float]:
+    """Linear warm-up, then cosine decay to `final_ratio` of the peak learning rate."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class TaggerModule(pl.LightningModule):
+    def __init__(
+        self,
+        model: dict,
+        vocabs: dict,
+        optimizer: Callable,
+        warmup_steps: int = 500,
+        final_lr_ratio: float = 0.01,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer"])
+        self.vocabs = Vocabularies.from_dict(vocabs)
+        self.network = build_network(model, self.vocabs)
+        self.columns = list(self.vocabs.tags)
+        self.optimizer_factory = optimizer
+        self._dev_counts: dict[str, Tensor] = {}
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.network(**{name: batch[name] for name in NETWORK_INPUTS})
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        logits = self(batch)
+        loss = sum(
+            F.cross_entropy(
+                logits[c].flatten(0, 1), batch[f"tags.{c}"].flatten(), ignore_index=0, label_smoothing=self.hparams.label_smoothing
+            )
+            for c in self.columns
+        )
+        self.log("train/loss", loss, prog_bar=True, batch_size=int(batch["lengths"].sum()))
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._dev_counts = {}
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        logits = self(batch)
+        mask = batch[f"tags.{self.columns[0]}"] != 0
+        all_right = mask.clone()
+        counts = {"words": mask.sum()}
+        for column in self.columns:
+            right = (logits[column].argmax(-1) == batch[f"tags.{column}"]) & mask
+            counts[column] = right.sum()
+            all_right &= right
+        counts["alltags"] = all_right.sum()
+        for key, value in counts.items():
+            self._dev_counts[key] = self._dev_counts.get(key, 0) + value
+
+    def on_validation_epoch_end(self) -> None:
+        counts = self._dev_counts
+        if not counts:
+            return
+        words = self.all_gather(counts["words"]).sum().clamp(min=1).float()
+        names = self.columns + (["alltags"] if len(self.columns) > 1 else [])
+        for name in names:
+            accuracy = 100.0 * self.all_gather(counts[name]).sum().float() / words
+            self.log(f"dev/{name}", accuracy, prog_bar=name == self.columns[0], rank_zero_only=True)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        total = self.trainer.estimated_stepping_batches
+        schedule = warmup_cosine(self.hparams.warmup_steps, int(total), self.hparams.final_lr_ratio)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def dev_metric_label(name: str) -> str:
+    return metric_name(name) if name != "alltags" else "AllTags"

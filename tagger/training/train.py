@@ -1,0 +1,104 @@
+"""The Hydra entry point behind `tagger train`: compose the config, train, export, score."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from tagger.data.conllu_io import read_conllu
+from tagger.data.datamodule import TaggingDataModule
+from tagger.errors import TaggerError
+from tagger.evaluation import tagging_accuracies
+from tagger.inference.tagger import Tagger
+from tagger.model_file import load_model, save_model
+from tagger.training.module import TaggerModule
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train one model as `cfg` says; return the final scores. Usable without Hydra's CLI."""
+    if cfg.resume:
+        cfg.run_dir = str(Path(cfg.resume))
+        checkpoint = Path(cfg.run_dir) / "checkpoints" / "last.ckpt"
+        if not checkpoint.is_file():
+            raise TaggerError(f"resume={cfg.resume}: no checkpoints/last.ckpt there to resume from")
+    else:
+        checkpoint = None
+    run_dir = Path(cfg.run_dir)
+    output_model = Path(cfg.output_model)
+    if output_model.exists() and not cfg.resume:
+        raise TaggerError(f"output_model={output_model} exists; choose another path or remove it first")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    data_options = OmegaConf.to_container(cfg.data, resolve=True)
+    datamodule = TaggingDataModule(**data_options, seed=cfg.seed)
+    vocabs = datamodule.build_vocabularies()
+    module = TaggerModule(
+        model=OmegaConf.to_container(cfg.model, resolve=True),
+        vocabs=vocabs.to_dict(),
+        optimizer=hydra.utils.instantiate(cfg.optimizer),
+        warmup_steps=cfg.schedule.warmup_steps,
+        final_lr_ratio=cfg.schedule.final_lr_ratio,
+        label_smoothing=cfg.label_smoothing,
+    )
+    callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
+    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer, resolve=True), callbacks=callbacks,
+                         logger=hydra.utils.instantiate(cfg.logger), default_root_dir=str(run_dir))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+    if not trainer.is_global_zero:
+        return {}
+
+    best = trainer.checkpoint_callback.best_model_path or trainer.checkpoint_callback.last_model_path
+    if best:  # export the best-on-dev weights, not the last ones
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    provenance = {
+        "data": cfg.data.name,
+        "train": data_options["train"],
+        "best_checkpoint_epoch": _epoch_of(best),
+        "dev": {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("dev/")},
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    save_model(output_model, module.network, vocabs, provenance)
+    log.info("model written to %s", output_model)
+
+    scores = {"model": str(output_model)}
+    for split in ("dev", "test"):
+        path = data_options.get(split)
+        if path and (split == "dev" or cfg.evaluate_test):
+            scores[split] = evaluate_file(output_model, path, datamodule.columns)
+            log.info("%s scores: %s", split, json.dumps(scores[split]))
+    (run_dir / "scores.json").write_text(json.dumps(scores, indent=2) + "\n")
+    return scores
+
+
+def _epoch_of(checkpoint: str) -> int | None:
+    if not checkpoint:
+        return None
+    return torch.load(checkpoint, map_location="cpu", weights_only=True).get("epoch")
+
+
+def evaluate_file(model: str | Path, path: str | Path, columns: list[str] | None = None) -> dict[str, float]:
+    tagger = Tagger(load_model(model))
+    gold = read_conllu(path)
+    predicted = tagger.predict(read_conllu(path))
+    return tagging_accuracies(gold, predicted, columns or tagger.columns)
+
+
+@hydra.main(version_base="1.3", config_path="pkg://tagger.conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except TaggerError as error:
+        print(f"tagger train: error: {error}", file=sys.stderr)
+        sys.exit(2)
