@@ -61,7 +61,9 @@ class CharCNNEncoder(nn.Module):
         self.highways = nn.Sequential(*(Highway(self.output_dim) for _ in range(highway_layers)))
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
-        embedded = self.dropout(self.embedding(chars)).transpose(1, 2)  # [n, dim, len]
+        inside = (torch.arange(chars.shape[1], device=chars.device)[None, :] < lengths[:, None]).unsqueeze(2)
+        # zero past the word end, exactly like the convolution's own padding on the left
+        embedded = (self.dropout(self.embedding(chars)) * inside).transpose(1, 2)  # [n, dim, len]
         pooled = []
         for conv in self.convs:
             features = torch.relu(conv(embedded))  # [n, filters, len + k - 1]

@@ -66,7 +66,7 @@ def train(cfg: DictConfig) -> dict:
         "data": cfg.data.name,
         "train": data_options["train"],
         "best_checkpoint_epoch": _epoch_of(best),
-        "dev": {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("dev/")},
+        "best_dev": {cfg.monitor: _as_float(trainer.checkpoint_callback.best_model_score)},
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     save_model(output_model, module.network, vocabs, provenance)
@@ -80,6 +80,10 @@ def train(cfg: DictConfig) -> dict:
             log.info("%s scores: %s", split, json.dumps(scores[split]))
     (run_dir / "scores.json").write_text(json.dumps(scores, indent=2) + "\n")
     return scores
+
+
+def _as_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _epoch_of(checkpoint: str) -> int | None:

@@ -1,0 +1,58 @@
+"""Shared fixtures: configs composed like `tagger train` does, and one tiny trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+
+DATA = Path(__file__).parent / "data"
+SAMPLE_TRAIN = DATA / "en_sample_train.conllu"
+SAMPLE_DEV = DATA / "en_sample_dev.conllu"
+
+# Small enough to train in seconds on 2 CPU cores, big enough to learn the sample.
+TINY_MODEL = [
+    "model.word_dim=48",
+    "model.cle.char_dim=24",
+    "model.cle.hidden_size=32",
+    "model.encoder.hidden_size=48",
+    "model.dropout=0.2",
+]
+
+torch.set_num_threads(1)
+
+
+def compose_config(run_dir: Path, overrides: list[str] = ()) -> DictConfig:
+    """The training config for the carried sample, as `tagger train data=sample ...` composes it."""
+    with initialize_config_module("tagger.conf", version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                "data=sample",
+                f"data.train={SAMPLE_TRAIN}",
+                f"data.dev={SAMPLE_DEV}",
+                f"data.test={SAMPLE_DEV}",
+                f"run_dir={run_dir}",
+                "threads=1",
+                "trainer.enable_progress_bar=false",
+                "~callbacks.progress_bar",
+                "trainer.enable_model_summary=false",
+                "schedule.warmup_steps=10",
+                *TINY_MODEL,
+                *overrides,
+            ],
+        )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A model file trained for a few epochs on the sample (shared by every test that needs one)."""
+    from tagger.training.train import train
+
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    cfg = compose_config(run_dir, ["trainer.max_epochs=12", "optimizer.lr=5e-3"])
+    train(cfg)
+    return run_dir / "model.safetensors"
