@@ -1,4 +1,4 @@
-"""LightningDataModule: reads the CoNLL-U files, owns the vocabularies and serves batches."""
+"""LightningDataModule: reads the data files (CoNLL-U, UNER or column files), owns the vocabularies and serves batches."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from tagger.data.batching import EncodedCorpus, TokenBudgetBatchSampler, build_vocabularies, collate, encode_corpus
-from tagger.data.conllu_io import Sentence, read_conllu
+from tagger.data.conllu_io import Sentence
+from tagger.data.ner_io import read_data
 from tagger.data.vocab import Vocabularies
 from tagger.errors import DataFormatError, TaggerError
 
@@ -34,9 +35,15 @@ class TaggingDataModule(pl.LightningDataModule):
         eval_max_tokens: int = 8000,
         seed: int = 0,
         name: str | None = None,
+        format: str = "conllu",
+        fields: Sequence[str] | None = None,
+        scheme: str = "auto",
     ) -> None:
+        """`format` is conllu, uner or columns; `fields` names a column file's columns; `scheme` is
+        the entity tag scheme of the files (auto, iob1, iob2, bioes), read into IOB2."""
         super().__init__()
         self.paths = {"train": train, "dev": dev, "test": test}
+        self.format, self.fields, self.scheme = format, fields, scheme
         self.columns = list(columns)
         if not self.columns:
             raise TaggerError("data.columns is empty: name at least one column to tag (e.g. [upos])")
@@ -56,7 +63,7 @@ class TaggingDataModule(pl.LightningDataModule):
                 raise TaggerError(f"data.{split} is not set")
             if not Path(path).is_file():
                 raise DataFormatError(str(path), None, f"data.{split}: no such file")
-            self.sentences[split] = read_conllu(path)
+            self.sentences[split] = read_data(path, self.format, self.fields, self.scheme, self.columns)
             self._check_columns(split)
         return self.sentences[split]
 
