@@ -1,0 +1,265 @@
+"""Raw text -> sentences of UD-style tokens, with character offsets into the input.
+
+One compiled regular expression scans the text; its alternatives are tried in order at each
+position, so the things that must stay whole (URLs, e-mail addresses, numbers, abbreviations,
+emoticons) come before the general word and punctuation rules. English adds two UD conventions:
+hyphens split compounds unless the first part is a prefix (*e-mail*, *non-stop*), and clitics
+(*n't*, *'s*, *'re*, *'ll*, ...) become separate syntactic words of one multiword token, the
+way UD English-EWT annotates them. Other languages get the Unicode-aware rules without these.
+
+Sentences end after sentence-final punctuation followed by a token that does not start in
+lower case, and at blank lines (paragraph breaks). A word of a multiword token is always a
+slice of its surface token, so every word keeps exact offsets.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+ENGLISH = "en"
+
+
+@dataclass(slots=True)
+class Token:
+    """A surface token: its text, offsets [start, end) into the input and its syntactic words."""
+
+    text: str
+    start: int
+    end: int
+    words: tuple[str, ...]  # slices of `text` that concatenate to it; one word unless multiword
+    space_after: bool = True
+
+
+@dataclass(slots=True)
+class TokenizedSentence:
+    tokens: list[Token]
+    text: str  # the input between the first token's start and the last token's end
+    new_paragraph: bool = False
+
+    @property
+    def start(self) -> int:
+        return self.tokens[0].start
+
+    @property
+    def end(self) -> int:
+        return self.tokens[-1].end
+
+
+@functools.cache
+def _marks() -> str:
+    """A character-class body of every combining mark: `\\w` misses them (Devanagari vowel signs, ...)."""
+    ranges: list[list[int]] = []
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(code))[0] == "M":
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "".join(f"\\U{a:08x}-\\U{b:08x}" if a != b else f"\\U{a:08x}" for a, b in ranges)
+
+
+# Abbreviations that keep their period (UD English tokenises "Dr." as one token), in any case...
+ENGLISH_ABBREVIATIONS = (
+    "mr mrs ms dr drs prof rev gen lt col sgt capt cpl gov sen rep pres st jr sr mt ft inc corp co ltd "
+    "bros dept univ assn vol vols figs pp approx vs al cf ave blvd hwy attn reps ext"
+).split()
+# ... and capitalised only, as "Wash." and "Sat." are also words that may end a sentence.
+ENGLISH_CAPITALISED_ABBREVIATIONS = (
+    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Mon Tue Tues Wed Thu Thur Thurs Fri Sat Sun "
+    "Ala Ariz Ark Calif Colo Conn Del Fla Ga Ill Ind Kan Ky La Md Mass Mich Minn Miss Mo Mont Neb "
+    "Nev Okla Ore Pa Tenn Tex Va Vt Wash Wis Wyo Fig Est Rd"
+).split()
+# A hyphen after these stays inside the word (UD English-EWT: "e-mail", "non-stop", "re-read").
+ENGLISH_HYPHEN_PREFIXES = frozenset(
+    "e non co post pre re anti pro ex mid multi semi neo sub over counter cross intra inter "
+    "psycho socio arch un micro macro mega mini ultra".split()
+)
+# Clitics without an apostrophe, as EWT splits them: word -> length of the host.
+ENGLISH_FUSED = {
+    "cannot": 3, "gonna": 3, "wanna": 3, "gotta": 3, "dont": 2, "didnt": 3, "doesnt": 4, "cant": 2,
+    "wont": 2, "isnt": 2, "wasnt": 3, "arent": 3, "werent": 4, "couldnt": 5, "wouldnt": 5,
+    "shouldnt": 6, "havent": 4, "hasnt": 3, "hadnt": 3, "aint": 2, "im": 1, "ive": 1, "youre": 3,
+    "thats": 4, "whats": 4, "theres": 5,
+}
+ENGLISH_UNITS = "am|pm|AM|PM|a\\.m\\.|p\\.m\\.|mm|cm|km|kg|lbs?|ft|m|min|hrs?"
+FILE_EXTENSIONS = "com|org|net|edu|gov|mil|doc|docx|xls|xlsx|ppt|pptx|pdf|txt|htm|html|jpg|jpeg|gif|png|zip|exe|csv"
+
+_CLITIC = re.compile(r"(?i)^(\w.*?)(n['’]t|['’](?:s|m|re|ve|ll|d))$")
+_SENTENCE_FINAL = re.compile(r"^(?:[.!?…]+|[。！？]+)$")
+_CLOSING = frozenset("\"'”’)]}»")
+
+
+def _pattern(english: bool) -> re.Pattern[str]:
+    """The scanner; `lastgroup` names the rule that matched, which decides any further splitting."""
+    word = r"\w+" if english else rf"[\w{_marks()}]+"
+    abbreviations = "|".join(ENGLISH_ABBREVIATIONS)
+    capitalised = "|".join(ENGLISH_CAPITALISED_ABBREVIATIONS)
+    # At the very end of the text an abbreviation's period is the sentence's full stop (EWT: "etc ."),
+    # and "etc." before a capitalised word ends a sentence too.
+    period = r"\.(?!\w)(?!\s*$)"
+    # English: "60's", "5pm" -> 5 + pm; elsewhere a suffix after an apostrophe (Turkish "6'dan")
+    suffix, units = (r"['’]s", ENGLISH_UNITS) if english else (r"['’][^\W\d]+", "")
+    rules = [
+        ("url", r"(?:https?://|ftp://|www\.)[^\s<>\"]*[^\s<>\"'.,;:!?)\]}]"),  # trailing punctuation left off
+        ("email", r"[\w.+%-]*(?:\w|\.\.\.)@\w[\w-]*(?:\.[\w-]+)*"),  # also "Name@ORG" mail headers
+        # file and domain names, dotted lower-case names (alt.animals.cat), hashtags and mentions
+        ("file", rf"(?i:[\w-]+\.)+(?i:{FILE_EXTENSIONS})(?!\w)|\.(?i:doc|xls|pdf|txt)(?!\w)"
+                 r"|[a-z][a-z0-9_-]+(?:\.[a-z][a-z0-9_-]+)+(?!\w)|[#@][^\W\d]\w*"),
+        # numbers, times, dates and phone numbers stay whole; a unit after them is split off ("5pm")
+        # (hyphens join digits only in phone numbers and dates: "5-10" is a range, split like EWT does)
+        ("number", rf"\+?(?:\d+(?:-\d+){{2,}}|\d{{3}}-\d{{4}}|\d+(?:[.,:/]\d+)*)(?:{suffix})?(?=(?:{units})?(?!\w))"),
+    ]
+    if english:
+        rules += [
+            ("abbreviation", rf"(?i:etc){period}(?!\s+[A-Z])|(?i:{abbreviations}){period}|(?:{capitalised}){period}"
+                             rf"|(?i:no|nos)\.(?=\s*\d)|Yahoo!"),
+            ("acronym", r"(?:[A-Za-z]\.)+[A-Za-z](?:\.(?!\s*$))?(?!\w)|[A-Z]\.(?=\s)|[A-Za-z]/[A-Za-z](?!\w)|[Ww]/(?=\s)"),
+            # a word with inner apostrophes, hyphens or ampersands (split later), and "parents'"
+            ("word", rf"{word}(?:['’`&]{word}|-{word})*(?:(?<=[sS])['’](?!\w))?|['’](?:s|re|ve|ll|d|m)(?!\w)"),
+        ]
+    else:
+        rules.append(("word", rf"{word}(?:['’-]{word})*"))
+    rules += [
+        ("emoticon", r"[:;=8][-o']?[)(\]\[DPpO/\\|*](?!\w)|\^_\^|<3|\(:"),
+        ("run", r"\.{2,}|[!?][!?.]*|\.[!?][!?.]*|-{2,}|‘’|(?P<repeated>[^\w\s])(?P=repeated)+"),  # ... !? -- ‘’ **
+        ("other", r"\S"),
+    ]
+    return re.compile("|".join(f"(?P<{name}>{rule})" for name, rule in rules))
+
+
+class Tokenizer:
+    """UD-style tokenizer and sentence splitter; `language="en"` enables the English rules."""
+
+    def __init__(self, language: str | None = None) -> None:
+        self.language = language
+        self.english = language == ENGLISH
+        self.pattern = _pattern(self.english)
+
+    def tokenize(self, text: str, offset: int = 0, new_paragraph: bool = True) -> list[TokenizedSentence]:
+        """Sentences of `text`; offsets are into `text` plus `offset` (for text cut from a stream)."""
+        sentences: list[TokenizedSentence] = []
+        tokens: list[Token] = []
+        paragraph = new_paragraph
+        previous: Token | None = None
+        pending_end = False  # the last token ended a sentence, unless the next one is lower case
+        for match in self.pattern.finditer(text):
+            start = match.start()
+            gap = ""
+            if previous is not None:
+                gap = text[previous.end - offset : start]
+                previous.space_after = bool(gap)
+                if gap.count("\n") >= 2 or (pending_end and gap and not _continues(match.group()[0])):
+                    sentences.append(self._sentence(tokens, text, offset, paragraph))
+                    paragraph = gap.count("\n") >= 2
+                    tokens = []
+                    pending_end = False
+            piece = match.group()
+            rule = match.lastgroup
+            if self.english and (rule == "word" or rule == "number" and piece[-1] == "s"):
+                new = self._english_tokens(piece, start + offset, text, start)
+            else:
+                new = [Token(piece, start + offset, start + offset + len(piece), (piece,))]
+            tokens.extend(new)
+            previous = new[-1]
+            if rule == "run" or rule == "other":
+                if _SENTENCE_FINAL.match(piece):
+                    pending_end = True
+                elif pending_end and (gap or piece not in _CLOSING):
+                    pending_end = False
+            else:
+                pending_end = False
+        if tokens:
+            tokens[-1].space_after = tokens[-1].end - offset >= len(text) or text[tokens[-1].end - offset].isspace()
+            sentences.append(self._sentence(tokens, text, offset, paragraph))
+        return sentences
+
+    @staticmethod
+    def _sentence(tokens: list[Token], text: str, offset: int, new_paragraph: bool) -> TokenizedSentence:
+        return TokenizedSentence(tokens, text[tokens[0].start - offset : tokens[-1].end - offset], new_paragraph)
+
+    def _english_tokens(self, piece: str, start: int, text: str, local_start: int) -> list[Token]:
+        """An English word splits at hyphens (unless after a prefix), and into clitics."""
+        if piece[-1] in "'’" and local_start > 0 and text[local_start - 1] in "'‘":
+            # 'Christians' is a quotation, not a plural possessive: the apostrophe closes it
+            end = start + len(piece) - 1
+            return [*self._english_tokens(piece[:-1], start, text, local_start), Token(piece[-1], end, end + 1, (piece[-1],))]
+        if "-" in piece:
+            return list(self._split_hyphens(piece, start))
+        return [Token(piece, start, start + len(piece), _english_words(piece))]
+
+    @staticmethod
+    def _split_hyphens(piece: str, start: int) -> Iterator[Token]:
+        parts = piece.split("-")
+        kept = parts[0]
+        for part in parts[1:]:
+            if "-" not in kept and kept.lower() in ENGLISH_HYPHEN_PREFIXES:
+                kept = f"{kept}-{part}"
+                continue
+            yield Token(kept, start, start + len(kept), _english_words(kept), space_after=False)
+            start += len(kept)
+            yield Token("-", start, start + 1, ("-",), space_after=False)
+            start += 1
+            kept = part
+        yield Token(kept, start, start + len(kept), _english_words(kept))
+
+
+def _continues(char: str) -> bool:
+    """A sentence does not end before a lower-case letter or a continuing punctuation mark."""
+    return char.islower() or char in ",;:)]}%"
+
+
+def _english_words(token: str) -> tuple[str, ...]:
+    """Syntactic words of an English token: "don't" -> do + n't, "Bush's" -> Bush + 's, "parents'" -> parents + '."""
+    lower = token.lower()
+    host = ENGLISH_FUSED.get(lower)
+    if host is not None:
+        return token[:host], token[host:]
+    if "'" in token or "’" in token:
+        match = _CLITIC.match(token)
+        if match:
+            return match.group(1), match.group(2)
+        if token[-1] in "'’" and len(token) > 2:
+            return token[:-1], token[-1]
+    return (token,)
+
+
+def split_lines_into_sentences(
+    lines: Iterable[str], tokenizer: Tokenizer, max_chars: int = 100_000
+) -> Iterator[TokenizedSentence]:
+    """Tokenise a stream of text lines with bounded memory; offsets count characters from the start.
+
+    Paragraphs (blank-line separated) are tokenised whole. A longer stretch without a blank line
+    is tokenised once it passes `max_chars`, keeping its last, possibly unfinished sentence for
+    the next round; only a single sentence longer than that is cut.
+    """
+    buffer: list[str] = []
+    size = 0
+    offset = 0  # of the buffer's first character
+    new_paragraph = True
+    for line in lines:
+        if not line.strip():
+            if buffer:
+                yield from tokenizer.tokenize("".join(buffer), offset, new_paragraph)
+                offset += size
+                buffer, size, new_paragraph = [], 0, True
+            offset += len(line)
+            continue
+        buffer.append(line)
+        size += len(line)
+        if size >= max_chars:
+            text = "".join(buffer)
+            sentences = tokenizer.tokenize(text, offset, new_paragraph)
+            keep = sentences.pop() if len(sentences) > 1 else None
+            yield from sentences
+            new_paragraph = False
+            cut = keep.start - offset if keep else len(text)
+            offset += cut
+            buffer = [text[cut:]] if keep else []
+            size = len(text) - cut
+    if buffer:
+        yield from tokenizer.tokenize("".join(buffer), offset, new_paragraph)
