@@ -5,32 +5,45 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
-from tagger.errors import TaggerError
+from tagger.errors import DEBUG_ENV, TaggerError
 
 
-def _train(argv: list[str]) -> int:
-    from tagger.training import train
+def _train(argv: list[str], debug: bool) -> int:
+    import runpy
 
+    # Hydra raises config errors instead of printing them (main() turns them into one line); the
+    # variables reach every process Lightning starts for DDP.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+    # Run the entry point as `python -m tagger.training.train OVERRIDES` would: Lightning's DDP
+    # launcher restarts the main module with the same arguments in every further process.
     sys.argv = ["tagger train", *argv]
-    train.main()
+    runpy.run_module("tagger.training.train", run_name="__main__", alter_sys=True)
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from tagger.data.conllu_io import read_conllu, write_conllu
-    from tagger.evaluation import tagging_accuracies
+    import copy
+
+    from tagger.data.conllu_io import write_conllu
+    from tagger.data.ner_io import guess_format, read_data
+    from tagger.evaluation import tagging_scores
     from tagger.inference.tagger import Tagger
 
     output = Path(args.output) if args.output else None
     if output and output.exists() and not args.force:
         raise TaggerError(f"--output {output} exists; pass --force to overwrite it")
     tagger = Tagger.load(args.model)
-    gold = read_conllu(args.file)
-    predicted = tagger.predict(read_conllu(args.file))
-    scores = tagging_accuracies(gold, predicted, tagger.columns)
+    fields = args.fields.split(",") if args.fields else None
+    gold = read_data(args.file, args.format or guess_format(args.file), fields, args.scheme, tagger.columns)
+    predicted = tagger.predict(copy.deepcopy(gold))
+    scores = tagging_scores(gold, predicted, tagger.columns)  # span P/R/F1 for entity columns
     if output:
         with output.open("w", encoding="utf-8") as stream:
             write_conllu(predicted, stream)
@@ -38,12 +51,19 @@ def _eval(args: argparse.Namespace) -> int:
         print(json.dumps(scores))
     else:
         for name, value in scores.items():
-            print(f"{name:8s} {value:6.2f}")
+            print(f"{name:12s} {value:6.2f}")
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes end in one line, like every other error; --help shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tagger", description="Sequence tagging with character-level word embeddings.")
+    parser = _Parser(prog="tagger", description="Sequence tagging with character-level word embeddings.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
@@ -51,9 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model (Hydra overrides follow, e.g. data=en_ewt model/cle=cnn trainer.max_epochs=30)",
         add_help=False,
     )
-    evaluate = commands.add_parser("eval", help="score a model on a CoNLL-U file")
+    evaluate = commands.add_parser("eval", help="score a model on a gold file (CoNLL-U, UNER .iob2 or a column file)")
     evaluate.add_argument("model", help="model file or shipped model name")
-    evaluate.add_argument("file", help="gold CoNLL-U file")
+    evaluate.add_argument("file", help="gold file")
+    evaluate.add_argument("--format", choices=["conllu", "uner", "columns"],
+                          help="format of the gold file (default: by extension: .iob2 uner, .conll/.bio/.txt/.tsv columns, else conllu)")
+    evaluate.add_argument("--fields", help="columns of a column file, comma-separated (default form,ner; CoNLL-2003: form,xpos,chunk,ner)")
+    evaluate.add_argument("--scheme", default="auto", choices=["auto", "iob1", "iob2", "bioes"],
+                          help="entity tag scheme of the file, read into IOB2 (default: auto)")
     evaluate.add_argument("--output", "-o", help="write the predictions as CoNLL-U here")
     evaluate.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -68,13 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         if argv and argv[0] == "train":
-            return _train(argv[1:])
+            return _train(argv[1:], debug)
         args = build_parser().parse_args(argv)
         return {"eval": _eval}[args.command](args)
     except TaggerError as error:
         if debug:
             raise
         print(f"tagger: error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        from tagger.training.config_errors import config_error_message
+
+        message = config_error_message(error)
+        if message is None or debug:
+            raise
+        print(f"tagger: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -1,10 +1,19 @@
-"""Scores the way the CoNLL 2018 shared task computes them: accuracy over syntactic words."""
+"""Scores the way the CoNLL 2018 shared task computes them: accuracy over syntactic words.
+
+Entity columns (IOB2 tags, e.g. `misc:NER`) are scored as spans instead, with seqeval in
+strict IOB2 mode: precision, recall and F1, micro-averaged and per entity type.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tagger.data.conllu_io import Sentence
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from tagger.data.conllu_io import MISC_PREFIX, Sentence
+from tagger.data.iob import entity_spans
+from tagger.data.ner_io import is_entity_column
 
 METRIC_NAMES = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats"}
 
@@ -38,4 +47,53 @@ def tagging_accuracies(gold: Sequence[Sentence], predicted: Sequence[Sentence], 
     scores = {metric_name(c): 100.0 * correct[c] / max(total, 1) for c in columns}
     if len(columns) > 1:
         scores["AllTags"] = 100.0 * all_correct / max(total, 1)
+    return scores
+
+
+def entity_label(column: str) -> str:
+    """The name entity scores carry: `misc:NER` -> NER."""
+    return column[len(MISC_PREFIX):].upper() if column.startswith(MISC_PREFIX) else column.upper()
+
+
+def entity_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], label: str = "NER") -> dict[str, float]:
+    """seqeval strict-IOB2 span P/R/F1 in percent: `NER-P`, `NER-R`, `NER-F1`, then `NER-PER-F1` etc. per type."""
+    report = classification_report(
+        [list(tags) for tags in gold], [list(tags) for tags in predicted],
+        mode="strict", scheme=IOB2, output_dict=True, zero_division=0,
+    )
+    scores: dict[str, float] = {}
+    for name in ["micro avg"] + sorted(k for k in report if not k.endswith(" avg")):
+        prefix = label if name == "micro avg" else f"{label}-{name}"
+        for short, key in (("P", "precision"), ("R", "recall"), ("F1", "f1-score")):
+            scores[f"{prefix}-{short}"] = 100.0 * float(report[name][key])
+    return scores
+
+
+def span_counts(gold: Sequence[str], predicted: Sequence[str]) -> tuple[int, int, int]:
+    """(correct, predicted, gold) entity counts of one sentence: what micro P/R/F1 is summed from."""
+    gold_spans, predicted_spans = set(entity_spans(gold)), set(entity_spans(predicted))
+    return len(gold_spans & predicted_spans), len(predicted_spans), len(gold_spans)
+
+
+def f1_from_counts(correct: float, predicted: float, gold: float) -> tuple[float, float, float]:
+    """Precision, recall, F1 in percent; 0 where undefined, as seqeval's zero_division=0."""
+    precision = 100.0 * correct / predicted if predicted else 0.0
+    recall = 100.0 * correct / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def tagging_scores(gold: Sequence[Sentence], predicted: Sequence[Sentence], columns: Sequence[str]) -> dict[str, float]:
+    """Span scores for entity columns, accuracies (and AllTags over them) for the others."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
+    for gold_sentence, predicted_sentence in zip(gold, predicted):
+        if gold_sentence.forms != predicted_sentence.forms:
+            raise ValueError(f"sentence at line {gold_sentence.line} has different words in the prediction")
+    entity_columns = [c for c in columns if is_entity_column(c, gold)]
+    other = [c for c in columns if c not in entity_columns]
+    scores = tagging_accuracies(gold, predicted, other) if other else {}
+    for column in entity_columns:
+        scores.update(entity_scores([s.column(column) for s in gold], [s.column(column) for s in predicted],
+                                    entity_label(column)))
     return scores

@@ -7,13 +7,13 @@ scheme allows instead, so every predicted span is well formed; no parameters are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-from tagger.data.iob import OUTSIDE, split_tag
-from tagger.data.vocab import PAD, UNK
+from tagger.data.iob import OUTSIDE, looks_like_entity_tags, split_tag
+from tagger.data.vocab import PAD, UNK, Vocab
 
 
 def iob2_transitions(itos: Sequence[str]) -> tuple[Tensor, Tensor]:
@@ -68,3 +68,8 @@ class EntityDecoder:
 
     def __call__(self, logits: Tensor, lengths: Tensor) -> Tensor:
         return viterbi_decode(logits.float().log_softmax(-1), lengths, self.allowed, self.allowed_start)
+
+
+def entity_decoders(tags: Mapping[str, Vocab]) -> dict[str, EntityDecoder]:
+    """A decoder for each column whose tag set is entity tags (O, B-X, I-X); POS columns get none."""
+    return {column: EntityDecoder(vocab.itos) for column, vocab in tags.items() if looks_like_entity_tags(vocab.to_list())}

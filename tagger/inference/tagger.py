@@ -7,8 +7,11 @@ encoder altogether after their first occurrence.
 
 from __future__ import annotations
 
+import io
+import itertools
+import re
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -16,7 +19,29 @@ from torch import Tensor
 
 from tagger.data.batching import clip_form, encode_forms
 from tagger.data.conllu_io import Sentence
+from tagger.errors import TaggerError
+from tagger.inference.documents import (
+    INPUT_FORMATS,
+    TaggedDocument,
+    TaggedSentence,
+    looks_like_conllu,
+    read_conllu_stream,
+    read_raw,
+    read_tokenized,
+)
+from tagger.inference.decoding import entity_decoders
+from tagger.inference.tokenizer import Tokenizer
 from tagger.model_file import ModelBundle, load_model
+
+_UD_TREEBANK = re.compile(r"([a-z]{2,3})_[a-z0-9]+")
+
+
+def model_language(provenance: dict) -> str | None:
+    """The language a model was trained for: recorded, or read off a UD treebank name like "en_ewt"."""
+    if provenance.get("language"):
+        return provenance["language"]
+    match = _UD_TREEBANK.fullmatch(str(provenance.get("data", "")))
+    return match.group(1) if match else None
 
 
 class FormEmbeddingCache:
@@ -59,11 +84,22 @@ class FormEmbeddingCache:
 class Tagger:
     """Tags sentences with a trained model. Create with `Tagger.load(path_or_name)`."""
 
-    def __init__(self, bundle: ModelBundle, batch_tokens: int = 4096, cache_size: int = 50_000, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        batch_tokens: int = 4096,
+        cache_size: int = 50_000,
+        threads: int | None = None,
+        language: str | None = None,
+    ) -> None:
+        """`language` picks the raw-text tokenizer rules; by default the model's training data says."""
         self.bundle = bundle
+        self.language = language or model_language(bundle.provenance)
+        self._tokenizer: Tokenizer | None = None
         self.network = bundle.network.eval()
         self.vocabs = bundle.vocabs
         self.columns = bundle.columns
+        self.entity_decoders = entity_decoders(self.vocabs.tags)  # entity columns decode to valid IOB2 spans
         self.batch_tokens = batch_tokens
         self.cache = FormEmbeddingCache(cache_size)
         if threads:
@@ -75,6 +111,62 @@ class Tagger:
         from tagger.inference.models import resolve_model
 
         return cls(load_model(resolve_model(path_or_name)), **options)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = Tokenizer(self.language)
+        return self._tokenizer
+
+    # -- text in, tagged sentences out ----------------------------------------------------------
+
+    def tag(
+        self,
+        data: str | Sequence[Sequence[str]],
+        input_format: str = "auto",
+        probabilities: bool = False,
+    ) -> TaggedDocument:
+        """Tag raw text, a list of token lists, or CoNLL-U text.
+
+        `input_format` is "raw", "tokenized", "conllu" or "auto" (a string that starts like
+        CoNLL-U is CoNLL-U, any other string raw text, a list pre-tokenised). With
+        `probabilities`, every token carries the probability of each predicted tag.
+        """
+        if input_format == "auto":
+            if isinstance(data, str):
+                input_format = "conllu" if looks_like_conllu(data) else "raw"
+            else:
+                input_format = "tokenized"
+        if input_format not in INPUT_FORMATS:
+            raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
+        if input_format == "tokenized":
+            if isinstance(data, str):
+                data = data.splitlines()
+            sentences = list(read_tokenized(data))
+        elif not isinstance(data, str):
+            raise TaggerError(f"{input_format} input must be a string, got {type(data).__name__}")
+        elif input_format == "raw":
+            sentences = list(read_raw(io.StringIO(data), self.tokenizer))
+        else:
+            sentences = list(read_conllu_stream(io.BytesIO(data.encode("utf-8")), "<string>"))
+        self.predict([s.sentence for s in sentences], probabilities)
+        for sentence in sentences:
+            sentence.columns = self.columns
+        return TaggedDocument(sentences)
+
+    def tag_stream(
+        self, sentences: Iterable[TaggedSentence], probabilities: bool = False, chunk_sentences: int = 2000
+    ) -> Iterator[TaggedSentence]:
+        """Tag sentences from a reader of `tagger.inference.documents` in chunks: memory stays flat."""
+        chunk: list[TaggedSentence] = []
+        for sentence in itertools.chain(sentences, [None]):
+            if sentence is not None:
+                sentence.columns = self.columns
+                chunk.append(sentence)
+            if chunk and (sentence is None or len(chunk) >= chunk_sentences):
+                self.predict([s.sentence for s in chunk], probabilities)
+                yield from chunk
+                chunk = []
 
     # -- core ---------------------------------------------------------------------------------
 
@@ -120,6 +212,10 @@ class Tagger:
                 probs = logits[column].softmax(-1)
                 probs[..., :2] = 0  # never predict <pad> or <unk>
                 best_prob, best = probs.max(-1)
+                if column in self.entity_decoders:
+                    lengths = torch.tensor([len(tagged[i]) for i in batch])
+                    best = self.entity_decoders[column](logits[column], lengths)
+                    best_prob = probs.gather(-1, best.unsqueeze(-1)).squeeze(-1)
                 itos = self.vocabs.tags[column].itos
                 for row, index in enumerate(batch):
                     sentence = tagged[index]

@@ -11,7 +11,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from tagger.data.vocab import Vocabularies
-from tagger.evaluation import metric_name
+from tagger.evaluation import entity_label, f1_from_counts, metric_name, span_counts
+from tagger.inference.decoding import entity_decoders
 from tagger.model_file import build_network
 
 NETWORK_INPUTS = ("words", "lengths", "form_index", "form_chars", "form_lengths")
@@ -44,6 +45,7 @@ class TaggerModule(pl.LightningModule):
         self.vocabs = Vocabularies.from_dict(vocabs)
         self.network = build_network(model, self.vocabs)
         self.columns = list(self.vocabs.tags)
+        self.entity_decoders = entity_decoders(self.vocabs.tags)
         self.optimizer_factory = optimizer
         self._dev_counts: dict[str, Tensor] = {}
 
@@ -74,6 +76,8 @@ class TaggerModule(pl.LightningModule):
             counts[column] = right.sum()
             all_right &= right
         counts["alltags"] = all_right.sum()
+        for column, decoder in self.entity_decoders.items():
+            counts[f"{column}.spans"] = self._span_counts(column, decoder(logits[column], batch["lengths"]), batch)
         for key, value in counts.items():
             self._dev_counts[key] = self._dev_counts.get(key, 0) + value
 
@@ -86,6 +90,27 @@ class TaggerModule(pl.LightningModule):
         for name in names:
             accuracy = 100.0 * self.all_gather(counts[name]).sum().float() / words
             self.log(f"dev/{name}", accuracy, prog_bar=name == self.columns[0], rank_zero_only=True)
+        for column in self.entity_decoders:
+            correct, predicted, gold = self.all_gather(counts[f"{column}.spans"]).reshape(-1, 3).sum(0).tolist()
+            label = entity_label(column).lower()
+            for metric, value in zip(("precision", "recall", "f1"), f1_from_counts(correct, predicted, gold)):
+                self.log(f"dev/{label}_{metric}", value, prog_bar=metric == "f1", rank_zero_only=True)
+
+    def _span_counts(self, column: str, decoded: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        """Correct, predicted and gold entity counts of a batch, from Viterbi-decoded tags.
+
+        Gold tags unseen in train arrive as <unk> and count as O here; `tagger eval` scores the
+        file's own tags.
+        """
+        itos = self.vocabs.tags[column].itos
+        tags = ["O", "O", *itos[2:]]
+        totals = [0, 0, 0]
+        gold_ids = batch[f"tags.{column}"].tolist()
+        for row, length in enumerate(batch["lengths"].tolist()):
+            gold = [tags[i] for i in gold_ids[row][:length]]
+            predicted = [itos[i] for i in decoded[row, :length].tolist()]
+            totals = [a + b for a, b in zip(totals, span_counts(gold, predicted))]
+        return torch.tensor(totals, device=decoded.device)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -12,11 +13,12 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from tagger.data.conllu_io import read_conllu
 from tagger.data.datamodule import TaggingDataModule
+from tagger.data.ner_io import read_data
 from tagger.errors import TaggerError
-from tagger.evaluation import tagging_accuracies
+from tagger.evaluation import tagging_scores
 from tagger.inference.tagger import Tagger
+from tagger.model.pretrained import prepare_word_vectors
 from tagger.model_file import load_model, save_model
 from tagger.training.module import TaggerModule
 
@@ -42,15 +44,20 @@ def train(cfg: DictConfig) -> dict:
 
     data_options = OmegaConf.to_container(cfg.data, resolve=True)
     datamodule = TaggingDataModule(**data_options, seed=cfg.seed)
-    vocabs = datamodule.build_vocabularies()
+    model_config = OmegaConf.to_container(cfg.model, resolve=True)
+    vocabs, word_vectors = prepare_word_vectors(model_config, datamodule.build_vocabularies())
+    datamodule.vocabs = vocabs  # possibly extended by the vector file's words
     module = TaggerModule(
-        model=OmegaConf.to_container(cfg.model, resolve=True),
+        model=model_config,
         vocabs=vocabs.to_dict(),
         optimizer=hydra.utils.instantiate(cfg.optimizer),
         warmup_steps=cfg.schedule.warmup_steps,
         final_lr_ratio=cfg.schedule.final_lr_ratio,
         label_smoothing=cfg.label_smoothing,
     )
+    if word_vectors is not None:
+        found = word_vectors.initialise(module.network.words.embedding.weight, vocabs.words)
+        log.info("pretrained vectors for %d of %d words", found, len(vocabs.words) - 2)
     callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
     trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer, resolve=True), callbacks=callbacks,
                          logger=hydra.utils.instantiate(cfg.logger), default_root_dir=str(run_dir))
@@ -76,7 +83,8 @@ def train(cfg: DictConfig) -> dict:
     for split in ("dev", "test"):
         path = data_options.get(split)
         if path and (split == "dev" or cfg.evaluate_test):
-            scores[split] = evaluate_file(output_model, path, datamodule.columns)
+            scores[split] = evaluate_file(output_model, path, datamodule.columns, datamodule.format, datamodule.fields,
+                                          datamodule.scheme)
             log.info("%s scores: %s", split, json.dumps(scores[split]))
     (run_dir / "scores.json").write_text(json.dumps(scores, indent=2) + "\n")
     return scores
@@ -92,11 +100,20 @@ def _epoch_of(checkpoint: str) -> int | None:
     return torch.load(checkpoint, map_location="cpu", weights_only=True).get("epoch")
 
 
-def evaluate_file(model: str | Path, path: str | Path, columns: list[str] | None = None) -> dict[str, float]:
+def evaluate_file(
+    model: str | Path,
+    path: str | Path,
+    columns: list[str] | None = None,
+    format: str = "conllu",
+    fields: list[str] | None = None,
+    scheme: str = "auto",
+) -> dict[str, float]:
+    """Tag a gold file and score it: accuracies for POS-like columns, span P/R/F1 for entity columns."""
     tagger = Tagger(load_model(model))
-    gold = read_conllu(path)
-    predicted = tagger.predict(read_conllu(path))
-    return tagging_accuracies(gold, predicted, columns or tagger.columns)
+    columns = columns or tagger.columns
+    gold = read_data(path, format, fields, scheme, columns)
+    predicted = tagger.predict(copy.deepcopy(gold))
+    return tagging_scores(gold, predicted, columns)
 
 
 @hydra.main(version_base="1.3", config_path="pkg://tagger.conf", config_name="train")
