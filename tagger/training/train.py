@@ -32,6 +32,10 @@ def train(cfg: DictConfig) -> dict:
         checkpoint = Path(cfg.run_dir) / "checkpoints" / "last.ckpt"
         if not checkpoint.is_file():
             raise TaggerError(f"resume={cfg.resume}: no checkpoints/last.ckpt there to resume from")
+    elif cfg.ckpt_path:  # start a new run dir from any Lightning checkpoint
+        checkpoint = Path(cfg.ckpt_path)
+        if not checkpoint.is_file():
+            raise TaggerError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
     else:
         checkpoint = None
     run_dir = Path(cfg.run_dir)
