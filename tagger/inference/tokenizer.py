@@ -90,7 +90,7 @@ ENGLISH_UNITS = "am|pm|AM|PM|a\\.m\\.|p\\.m\\.|mm|cm|km|kg|lbs?|ft|m|min|hrs?"
 FILE_EXTENSIONS = "com|org|net|edu|gov|mil|doc|docx|xls|xlsx|ppt|pptx|pdf|txt|htm|html|jpg|jpeg|gif|png|zip|exe|csv"
 
 _CLITIC = re.compile(r"(?i)^(\w.*?)(n['’]t|['’](?:s|m|re|ve|ll|d))$")
-_SENTENCE_FINAL = re.compile(r"^(?:[.!?…]+|[。！？]+)$")
+_SENTENCE_FINAL = re.compile(r"^(?:[.!?…]+|[。！？।॥؟]+)$")
 _CLOSING = frozenset("\"'”’)]}»")
 
 
