@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -55,6 +56,64 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tag(args: argparse.Namespace) -> int:
+    from tagger.inference.documents import OUTPUT_FORMATS, read_conllu_stream, read_raw, read_tokenized, text_lines
+    from tagger.inference.tagger import Tagger
+
+    if args.probabilities and args.output_format == "conllu":
+        raise TaggerError("--probabilities needs --output-format json or tsv")
+    opened, source = _tag_input(args.input)
+    input_format = args.input_format or ("conllu" if source.endswith(".conllu") else "raw")
+    tagger = Tagger.load(args.model, threads=args.threads, language=args.language)
+    with opened as stream:
+        if input_format == "conllu":
+            sentences = read_conllu_stream(stream, source)
+        elif input_format == "tokenized":
+            sentences = read_tokenized(text_lines(stream, source))
+        else:
+            sentences = read_raw(text_lines(stream, source), tagger.tokenizer)
+        write = OUTPUT_FORMATS[args.output_format]
+        try:
+            with _tag_output(args.output, args.force) as output:
+                for sentence in tagger.tag_stream(sentences, args.probabilities):
+                    output.write(write(sentence))
+        except BrokenPipeError:  # `tagger tag ... | head`: the reader has gone, not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _tag_input(words: list[str]):
+    """(binary stream, name): stdin for none or "-", an existing file, or the arguments as text."""
+    import io
+
+    if not words or words == ["-"]:
+        return contextlib.nullcontext(sys.stdin.buffer), "<stdin>"
+    if len(words) == 1 and Path(words[0]).is_file():
+        return open(words[0], "rb"), words[0]
+    if len(words) == 1 and Path(words[0]).suffix in (".txt", ".conllu", ".tsv"):
+        raise TaggerError(f"{words[0]}: no such file (to tag this as text, pipe it on stdin)")
+    return io.BytesIO(" ".join(words).encode("utf-8")), "<text>"
+
+
+@contextlib.contextmanager
+def _tag_output(path: str | None, force: bool):
+    """stdout, or a file written next to its destination and renamed into place once complete."""
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    output = Path(path)
+    if output.exists() and not force:
+        raise TaggerError(f"--output {output} exists; pass --force to overwrite it")
+    temporary = output.with_name(output.name + ".part")
+    try:
+        with temporary.open("w", encoding="utf-8", newline="\n") as stream:
+            yield stream
+        os.replace(temporary, output)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes end in one line, like every other error; --help shows the usage."""
 
@@ -82,6 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", "-o", help="write the predictions as CoNLL-U here")
     evaluate.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    tag = commands.add_parser("tag", help="tag raw text, pre-tokenised text or CoNLL-U (streams stdin to stdout)")
+    tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-", help="text to tag, a file, or - for stdin (default)")
+    tag.add_argument("--model", "-m", default="en_ewt", help="model file or shipped model name (default: en_ewt)")
+    tag.add_argument("--input-format", "-i", choices=["raw", "tokenized", "conllu"],
+                     help="raw text, one pre-tokenised sentence a line, or CoNLL-U (default: conllu for *.conllu, else raw)")
+    tag.add_argument("--output-format", "-f", choices=["conllu", "tsv", "json"], default="conllu",
+                     help="CoNLL-U, FORM and predicted columns as TSV, or JSON Lines (one sentence a line)")
+    tag.add_argument("--output", "-o", help="write here instead of stdout")
+    tag.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    tag.add_argument("--probabilities", action="store_true", help="add each predicted tag's probability (json, tsv)")
+    tag.add_argument("--threads", type=int, help="torch CPU threads (default: every core)")
+    tag.add_argument("--language", help="tokenizer rules for raw text, e.g. en (default: the model's language)")
     return parser
 
 
@@ -95,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "train":
             return _train(argv[1:], debug)
         args = build_parser().parse_args(argv)
-        return {"eval": _eval}[args.command](args)
+        return {"eval": _eval, "tag": _tag}[args.command](args)
     except TaggerError as error:
         if debug:
             raise

@@ -158,15 +158,12 @@ class Tagger:
         self, sentences: Iterable[TaggedSentence], probabilities: bool = False, chunk_sentences: int = 2000
     ) -> Iterator[TaggedSentence]:
         """Tag sentences from a reader of `tagger.inference.documents` in chunks: memory stays flat."""
-        chunk: list[TaggedSentence] = []
-        for sentence in itertools.chain(sentences, [None]):
-            if sentence is not None:
+        iterator = iter(sentences)
+        while chunk := list(itertools.islice(iterator, chunk_sentences)):
+            self.predict([s.sentence for s in chunk], probabilities)
+            for sentence in chunk:
                 sentence.columns = self.columns
-                chunk.append(sentence)
-            if chunk and (sentence is None or len(chunk) >= chunk_sentences):
-                self.predict([s.sentence for s in chunk], probabilities)
-                yield from chunk
-                chunk = []
+            yield from chunk
 
     # -- core ---------------------------------------------------------------------------------
 

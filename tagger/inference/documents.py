@@ -1,0 +1,223 @@
+"""What `Tagger.tag` reads and returns: sentences of tagged tokens, and their CoNLL-U, JSON and TSV forms.
+
+A `TaggedSentence` wraps the lossless `Sentence` record (so CoNLL-U input comes back with only
+the predicted columns changed) plus, for raw text, each word's character offsets. Token objects
+are built only when asked for: streaming to CoNLL-U never creates them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from tagger.data.conllu_io import Sentence, parse_conllu
+from tagger.data.ner_io import is_entity_column
+from tagger.errors import DataFormatError, TaggerError
+from tagger.inference.entities import entity_spans
+from tagger.inference.tokenizer import Tokenizer, TokenizedSentence, split_lines_into_sentences
+
+INPUT_FORMATS = ("raw", "tokenized", "conllu")
+_CONLLU_ID = re.compile(r"\d+(?:-\d+|\.\d+)?")
+
+
+@dataclass(slots=True)
+class TaggedToken:
+    """One syntactic word: its form, predicted columns, offsets into raw input and, on request, probabilities.
+
+    Columns read as attributes or items: `token.upos`, `token["misc:NER"]`.
+    """
+
+    id: int
+    form: str
+    tags: dict[str, str]
+    start: int | None = None
+    end: int | None = None
+    probabilities: dict[str, float] | None = None
+
+    def __getitem__(self, column: str) -> str:
+        return self.tags[column]
+
+    def __getattr__(self, name: str) -> str:
+        if name != "tags" and name in self.tags:
+            return self.tags[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or predicted column {name!r}")
+
+    def to_dict(self) -> dict:
+        data: dict = {"id": self.id, "form": self.form}
+        if self.start is not None:
+            data["start"], data["end"] = self.start, self.end
+        data.update(self.tags)
+        if self.probabilities is not None:
+            data["probabilities"] = self.probabilities
+        return data
+
+
+@dataclass(slots=True)
+class TaggedSentence:
+    """A sentence record, which columns the tagger fills, and (for raw text) each word's offsets."""
+
+    sentence: Sentence
+    columns: Sequence[str] = ()
+    spans: list[tuple[int, int]] | None = None  # per word, [start, end) into the raw input
+    multiword_spans: dict[int, tuple[int, int]] = field(default_factory=dict)  # per range row
+
+    @property
+    def text(self) -> str | None:
+        for comment in self.sentence.comments:
+            if comment.startswith("# text = "):
+                return comment[len("# text = "):]
+        return None
+
+    @property
+    def tokens(self) -> list[TaggedToken]:
+        sentence = self.sentence
+        values = {column: sentence.column(column) for column in self.columns}
+        probabilities = sentence.probabilities
+        tokens = []
+        for i, form in enumerate(sentence.forms):
+            start, end = self.spans[i] if self.spans else (None, None)
+            probs = {c: probabilities[c][i] for c in probabilities} if probabilities else None
+            tokens.append(TaggedToken(i + 1, form, {c: v[i] for c, v in values.items()}, start, end, probs))
+        return tokens
+
+    def __len__(self) -> int:
+        return len(self.sentence)
+
+    def to_conllu(self) -> str:
+        return self.sentence.to_conllu() if self.sentence.rows else ""
+
+    def to_dict(self) -> dict:
+        data: dict = {"text": self.text} if self.text is not None else {}
+        data["tokens"] = [token.to_dict() for token in self.tokens]
+        entity_columns = [c for c in self.columns if is_entity_column(c, [self.sentence])]
+        if entity_columns:  # spans, with character offsets for raw text: what NER users want
+            data["entities"] = [
+                {**entity, "column": column} if len(entity_columns) > 1 else entity
+                for column in entity_columns
+                for entity in entity_spans(self.sentence.column(column), self.sentence.forms, self.spans)
+            ]
+        multiword = []
+        for row in self.sentence.rows:
+            if "-" in row[0]:
+                entry: dict = {"id": row[0], "form": row[1]}
+                if span := self.multiword_spans.get(int(row[0].partition("-")[0])):
+                    entry["start"], entry["end"] = span
+                multiword.append(entry)
+        if multiword:
+            data["multiword_tokens"] = multiword
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    def to_tsv(self) -> str:
+        """FORM then each predicted column (and its probability, when computed), one word a line."""
+        sentence = self.sentence
+        columns = [sentence.forms] + [sentence.column(c) for c in self.columns]
+        columns += [[f"{p:.4f}" for p in sentence.probabilities[c]] for c in self.columns if c in sentence.probabilities]
+        return "".join("\t".join(fields) + "\n" for fields in zip(*columns)) + "\n"
+
+
+class TaggedDocument(Sequence[TaggedSentence]):
+    """The result of `Tagger.tag`: a sequence of tagged sentences, writable as CoNLL-U or JSON."""
+
+    def __init__(self, sentences: list[TaggedSentence]) -> None:
+        self.sentences = sentences
+
+    def __getitem__(self, index):
+        return self.sentences[index]
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def __repr__(self) -> str:
+        return f"TaggedDocument({len(self.sentences)} sentences, {sum(map(len, self.sentences))} words)"
+
+    def to_conllu(self) -> str:
+        return "".join(sentence.to_conllu() for sentence in self.sentences)
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps({"sentences": [s.to_dict() for s in self.sentences]}, ensure_ascii=False, indent=indent)
+
+
+# -- readers: input -> untagged TaggedSentences ---------------------------------------------------
+
+
+def from_tokenized(tokenized: TokenizedSentence, sent_id: int | None = None) -> TaggedSentence:
+    """A CoNLL-U sentence for tokenizer output: multiword ranges, SpaceAfter=No, `# text`, offsets."""
+    comments = ["# newpar"] if tokenized.new_paragraph else []
+    if sent_id is not None:
+        comments.append(f"# sent_id = {sent_id}")
+    comments.append("# text = " + " ".join(tokenized.text.split()))
+    rows: list[list[str]] = []
+    word_rows: list[int] = []
+    spans: list[tuple[int, int]] = []
+    multiword_spans: dict[int, tuple[int, int]] = {}
+    for token in tokenized.tokens:
+        misc = "_" if token.space_after else "SpaceAfter=No"
+        first = len(word_rows) + 1
+        if len(token.words) > 1:
+            multiword_spans[first] = (token.start, token.end)
+            rows.append([f"{first}-{first + len(token.words) - 1}", token.text, "_", "_", "_", "_", "_", "_", "_", misc])
+            misc = "_"
+        start = token.start
+        for word in token.words:
+            word_rows.append(len(rows))
+            rows.append([str(len(word_rows)), word, "_", "_", "_", "_", "_", "_", "_", misc])
+            spans.append((start, start + len(word)))
+            start += len(word)
+    return TaggedSentence(Sentence(comments, rows, word_rows), spans=spans, multiword_spans=multiword_spans)
+
+
+def read_raw(lines: Iterable[str], tokenizer: Tokenizer) -> Iterator[TaggedSentence]:
+    """Sentences of raw text given as lines (with their line ends), numbered from 1."""
+    for number, tokenized in enumerate(split_lines_into_sentences(lines, tokenizer), start=1):
+        yield from_tokenized(tokenized, number)
+
+
+def read_tokenized(lines: Iterable[str] | Iterable[Sequence[str]]) -> Iterator[TaggedSentence]:
+    """Pre-tokenised sentences: token lists, or lines of whitespace-separated tokens (blank lines skipped)."""
+    for item in lines:
+        if isinstance(item, str):
+            if not item.strip():
+                continue
+            item = item.split()
+        elif not all(isinstance(form, str) and form and "\t" not in form and "\n" not in form for form in item):
+            raise TaggerError(f"pre-tokenised input must be lists of non-empty strings without tabs or newlines, got {item!r}")
+        yield TaggedSentence(Sentence.from_forms(item))
+
+
+def text_lines(stream: BinaryIO, source: str) -> Iterator[str]:
+    """Lines of a UTF-8 byte stream with "\n" ends; bad bytes are an error naming the line."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataFormatError(source, number, f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})") from None
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        yield line.removesuffix("\n").removesuffix("\r") + "\n"
+
+
+def read_conllu_stream(stream: BinaryIO, source: str) -> Iterator[TaggedSentence]:
+    for sentence in parse_conllu(stream, source):
+        yield TaggedSentence(sentence)
+
+
+def looks_like_conllu(text: str) -> bool:
+    """True when the first line that is neither blank nor a comment is a 10-column CoNLL-U token line."""
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            fields = line.split("\t")
+            return len(fields) == 10 and _CONLLU_ID.fullmatch(fields[0]) is not None
+    return False
+
+
+OUTPUT_FORMATS = {
+    "conllu": TaggedSentence.to_conllu,
+    "tsv": TaggedSentence.to_tsv,
+    "json": lambda sentence: sentence.to_json() + "\n",  # JSON Lines: one sentence a line, streamable
+}
