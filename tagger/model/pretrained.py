@@ -36,7 +36,7 @@ class WordVectors:
     def initialise(self, weight: Tensor, vocab: Vocab) -> int:
         """Copy vectors into rows of `weight` for vocabulary words (or their lower-cased form); return how many."""
         index = {word: i for i, word in enumerate(self.words)}
-        scale = float(weight[2:].std()) / max(float(self.vectors.std()), 1e-8)
+        scale = float(weight.detach()[2:].std()) / max(float(self.vectors.std()), 1e-8)
         found = 0
         with torch.no_grad():
             for row, word in enumerate(vocab.itos[2:], start=2):
