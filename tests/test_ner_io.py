@@ -154,3 +154,14 @@ def test_format_is_guessed_from_the_extension():
     assert guess_format("x/train.iob2") == "uner"
     assert guess_format("wnut17/dev.conll") == "columns"
     assert guess_format("en_ewt/dev.conllu") == "conllu"
+
+
+def test_conllu_token_without_the_ner_key_names_its_line(tmp_path):
+    text = "# text = a b\n1\ta\t_\t_\t_\t_\t_\t_\t_\tNER=B-PER\n2\tb\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n\n"
+    with pytest.raises(DataFormatError, match=r"x\.conllu:3: bad entity tag '_'"):
+        read_data(write(tmp_path, "x.conllu", text), "conllu", columns=["misc:NER"])
+
+
+def test_empty_ner_file_is_an_error(tmp_path):
+    with pytest.raises(DataFormatError, match="no sentences"):
+        read_data(write(tmp_path, "empty.iob2", "\n\n"), "uner", columns=["misc:NER"])

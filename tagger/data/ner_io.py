@@ -43,9 +43,9 @@ def field_target(name: str) -> str | None:
     return MISC_PREFIX + name.upper()
 
 
-def _row(form: str, values: dict[str, str]) -> list[str]:
-    """A ten-column CoNLL-U row (ID filled in later) with `values` placed by `field_target`."""
-    row = ["_", form] + ["_"] * 8
+def _row(token_id: str, form: str, values: dict[str, str]) -> list[str]:
+    """A ten-column CoNLL-U row with `values` placed by `field_target`, every other field `_`."""
+    row = [token_id, form] + ["_"] * 8
     for target, value in values.items():
         if target.startswith(MISC_PREFIX):
             row[9] = misc_set(row[9], target[len(MISC_PREFIX):], value)
@@ -58,7 +58,7 @@ def parse_uner(stream: BinaryIO, source: str) -> Iterator[Sentence]:
     """UNER files are CoNLL-U-like with five columns; the NER tag (column 3) goes to MISC."""
     ner = UNER_FIELDS.index("ner")
     for sentence in parse_conllu(stream, source, n_columns=len(UNER_FIELDS)):
-        sentence.rows = [[row[0], *_row(row[1], {NER_COLUMN: row[ner]})[1:]] for row in sentence.rows]
+        sentence.rows = [_row(row[0], row[1], {NER_COLUMN: row[ner]}) for row in sentence.rows]
         yield sentence
 
 
@@ -86,10 +86,9 @@ def parse_columns(stream: BinaryIO, source: str, fields: Sequence[str]) -> Itera
             raise DataFormatError(source, number, "empty form")
         if sentence is None:
             sentence = Sentence(line=number)
-        row = _row(values[form], {t: v for t, v in zip(targets, values) if t and t != "form"})
-        row[0] = str(len(sentence.rows) + 1)
+        tags = {target: value for target, value in zip(targets, values) if target and target != "form"}
         sentence.word_rows.append(len(sentence.rows))
-        sentence.rows.append(row)
+        sentence.rows.append(_row(str(len(sentence.rows) + 1), values[form], tags))
     if sentence is not None:
         yield sentence
 
