@@ -37,8 +37,18 @@ def build_network(config: dict, vocabs: Vocabularies) -> TaggerNetwork:
     return TaggerNetwork(config, len(vocabs.words), len(vocabs.chars), {c: len(v) for c, v in vocabs.tags.items()})
 
 
-def save_model(path: str | Path, network: TaggerNetwork, vocabs: Vocabularies, provenance: dict | None = None) -> Path:
-    """Write atomically (temporary file, then rename) so a crash never leaves half a model."""
+def save_model(
+    path: str | Path,
+    network: TaggerNetwork,
+    vocabs: Vocabularies,
+    provenance: dict | None = None,
+    weights_dtype: torch.dtype | None = None,
+) -> Path:
+    """Write atomically (temporary file, then rename) so a crash never leaves half a model.
+
+    `weights_dtype=torch.float16` halves the file (shipped models); loading copies the weights
+    into the float32 network, so inference is unchanged apart from the rounding.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {
@@ -50,6 +60,8 @@ def save_model(path: str | Path, network: TaggerNetwork, vocabs: Vocabularies, p
         "provenance": json.dumps(provenance or {}, ensure_ascii=False),
     }
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in network.state_dict().items()}
+    if weights_dtype is not None:
+        tensors = {name: t.to(weights_dtype) if t.is_floating_point() else t for name, t in tensors.items()}
     temporary = path.with_name(path.name + ".tmp")
     save_file(tensors, str(temporary), metadata=metadata)
     os.replace(temporary, path)
