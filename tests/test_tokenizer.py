@@ -46,6 +46,7 @@ def test_runs_of_punctuation_and_emoticons_stay_together():
         ("parents'", ["parents", "'"]),
         ("cannot", ["can", "not"]),
         ("gonna", ["gon", "na"]),
+        ("Dont", ["Do", "nt"]),
     ],
 )
 def test_english_clitics_are_words_of_one_surface_token(text, expected):
@@ -53,8 +54,8 @@ def test_english_clitics_are_words_of_one_surface_token(text, expected):
     assert words(text) == expected
 
 
-def test_apostrophes_inside_names_do_not_split():
-    assert words("Shi'ite o'clock") == ["Shi'ite", "o'clock"]
+def test_words_that_merely_start_like_a_fused_form_do_not_split():
+    assert words("Shi'ite o'clock important Imperial cannoted") == ["Shi'ite", "o'clock", "important", "Imperial", "cannoted"]
 
 
 def test_a_quoted_plural_keeps_its_closing_quote_apart():

@@ -156,17 +156,20 @@ def from_tokenized(tokenized: TokenizedSentence, sent_id: int | None = None) -> 
     word_rows: list[int] = []
     spans: list[tuple[int, int]] = []
     multiword_spans: dict[int, tuple[int, int]] = {}
-    for token in tokenized.tokens:
+    for token in tokenized.tokens:  # the hot loop of raw-text tagging: kept lean
         misc = "_" if token.space_after else "SpaceAfter=No"
+        if len(token.words) == 1:
+            word_rows.append(len(rows))
+            rows.append([str(len(word_rows)), token.text, "_", "_", "_", "_", "_", "_", "_", misc])
+            spans.append((token.start, token.end))
+            continue
         first = len(word_rows) + 1
-        if len(token.words) > 1:
-            multiword_spans[first] = (token.start, token.end)
-            rows.append([f"{first}-{first + len(token.words) - 1}", token.text, "_", "_", "_", "_", "_", "_", "_", misc])
-            misc = "_"
+        multiword_spans[first] = (token.start, token.end)
+        rows.append([f"{first}-{first + len(token.words) - 1}", token.text, "_", "_", "_", "_", "_", "_", "_", misc])
         start = token.start
         for word in token.words:
             word_rows.append(len(rows))
-            rows.append([str(len(word_rows)), word, "_", "_", "_", "_", "_", "_", "_", misc])
+            rows.append([str(len(word_rows)), word, "_", "_", "_", "_", "_", "_", "_", "_"])
             spans.append((start, start + len(word)))
             start += len(word)
     return TaggedSentence(Sentence(comments, rows, word_rows), spans=spans, multiword_spans=multiword_spans)

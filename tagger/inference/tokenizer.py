@@ -92,6 +92,8 @@ FILE_EXTENSIONS = "com|org|net|edu|gov|mil|doc|docx|xls|xlsx|ppt|pptx|pdf|txt|ht
 _CLITIC = re.compile(r"(?i)^(\w.*?)(n['’]t|['’](?:s|m|re|ve|ll|d))$")
 _SENTENCE_FINAL = re.compile(r"^(?:[.!?…]+|[。！？।॥؟]+)$")
 _CLOSING = frozenset("\"'”’)]}»")
+_BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")  # a paragraph break
+_SPLITTABLE = frozenset({"word", "fused", "number"})  # English rules whose matches may hold several words
 
 
 def _pattern(english: bool) -> re.Pattern[str]:
@@ -119,6 +121,7 @@ def _pattern(english: bool) -> re.Pattern[str]:
             ("abbreviation", rf"(?i:etc){period}(?!\s+[A-Z])|(?i:{abbreviations}){period}|(?:{capitalised}){period}"
                              rf"|(?i:no|nos)\.(?=\s*\d)|Yahoo!"),
             ("acronym", r"(?:[A-Za-z]\.)+[A-Za-z](?:\.(?!\s*$))?(?!\w)|[A-Z]\.(?=\s)|[A-Za-z]/[A-Za-z](?!\w)|[Ww]/(?=\s)"),
+            ("fused", "(?:" + "|".join(f"[{w[0]}{w[0].upper()}]{w[1:]}" for w in ENGLISH_FUSED) + r")(?!\w)"),
             # a word with inner apostrophes, hyphens or ampersands (split later), and "parents'"
             ("word", rf"{word}(?:['’`&]{word}|-{word})*(?:(?<=[sS])['’](?!\w))?|['’](?:s|re|ve|ll|d|m)(?!\w)"),
         ]
@@ -143,44 +146,51 @@ class Tokenizer:
     def tokenize(self, text: str, offset: int = 0, new_paragraph: bool = True) -> list[TokenizedSentence]:
         """Sentences of `text`; offsets are into `text` plus `offset` (for text cut from a stream)."""
         sentences: list[TokenizedSentence] = []
-        tokens: list[Token] = []
-        paragraph = new_paragraph
-        previous: Token | None = None
-        pending_end = False  # the last token ended a sentence, unless the next one is lower case
-        for match in self.pattern.finditer(text):
-            start = match.start()
-            gap = ""
-            if previous is not None:
-                gap = text[previous.end - offset : start]
-                previous.space_after = bool(gap)
-                if gap.count("\n") >= 2 or (pending_end and gap and not _continues(match.group()[0])):
-                    sentences.append(self._sentence(tokens, text, offset, paragraph))
-                    paragraph = gap.count("\n") >= 2
-                    tokens = []
-                    pending_end = False
-            piece = match.group()
-            rule = match.lastgroup
-            if self.english and (rule == "word" or rule == "number" and piece[-1] == "s"):
-                new = self._english_tokens(piece, start + offset, text, start)
-            else:
-                new = [Token(piece, start + offset, start + offset + len(piece), (piece,))]
-            tokens.extend(new)
-            previous = new[-1]
-            if rule == "run" or rule == "other":
-                if _SENTENCE_FINAL.match(piece):
-                    pending_end = True
-                elif pending_end and (gap or piece not in _CLOSING):
-                    pending_end = False
-            else:
-                pending_end = False
-        if tokens:
-            tokens[-1].space_after = tokens[-1].end - offset >= len(text) or text[tokens[-1].end - offset].isspace()
-            sentences.append(self._sentence(tokens, text, offset, paragraph))
+        start = 0
+        for blank in _BLANK_LINES.finditer(text):
+            self._paragraph(text, start, blank.start(), offset, new_paragraph, sentences)
+            start, new_paragraph = blank.end(), True
+        self._paragraph(text, start, len(text), offset, new_paragraph, sentences)
         return sentences
 
-    @staticmethod
-    def _sentence(tokens: list[Token], text: str, offset: int, new_paragraph: bool) -> TokenizedSentence:
-        return TokenizedSentence(tokens, text[tokens[0].start - offset : tokens[-1].end - offset], new_paragraph)
+    def _paragraph(
+        self, text: str, start: int, end: int, offset: int, new_paragraph: bool, sentences: list[TokenizedSentence]
+    ) -> None:
+        """Append the sentences of text[start:end]; the scanner sees `end` as the end of the text."""
+        tokens: list[Token] = []
+        previous_end = -1
+        pending_end = False  # the last token may end a sentence, depending on what follows
+        for match in self.pattern.finditer(text, start, end):
+            position = match.start()
+            piece = match.group()
+            if position == previous_end:
+                tokens[-1].space_after = False
+                if pending_end and piece not in _CLOSING:  # "Hello.World" goes on; '."' waits for the next word
+                    pending_end = False
+            elif pending_end:
+                if not _continues(piece[0]):
+                    sentences.append(_sentence(tokens, text, offset, new_paragraph))
+                    tokens, new_paragraph = [], False
+                pending_end = False
+            rule = match.lastgroup
+            begin = position + offset
+            if not self.english or rule not in _SPLITTABLE:
+                tokens.append(Token(piece, begin, begin + len(piece), (piece,)))
+                if rule == "other" or rule == "run":
+                    pending_end = _SENTENCE_FINAL.match(piece) is not None or pending_end
+            elif rule == "number":  # "60's" -> 60 + 's; hyphens stay ("713-853-3989")
+                words = _english_words(piece) if piece[-1] in "sS" else (piece,)
+                tokens.append(Token(piece, begin, begin + len(piece), words))
+            elif rule == "fused":
+                host = ENGLISH_FUSED[piece.lower()]
+                tokens.append(Token(piece, begin, begin + len(piece), (piece[:host], piece[host:])))
+            elif "-" in piece or "'" in piece or "’" in piece:
+                tokens.extend(self._english_tokens(piece, begin, text, position))
+            else:
+                tokens.append(Token(piece, begin, begin + len(piece), (piece,)))
+            previous_end = match.end()
+        if tokens:
+            sentences.append(_sentence(tokens, text, offset, new_paragraph))
 
     def _english_tokens(self, piece: str, start: int, text: str, local_start: int) -> list[Token]:
         """An English word splits at hyphens (unless after a prefix), and into clitics."""
@@ -206,6 +216,10 @@ class Tokenizer:
             start += 1
             kept = part
         yield Token(kept, start, start + len(kept), _english_words(kept))
+
+
+def _sentence(tokens: list[Token], text: str, offset: int, new_paragraph: bool) -> TokenizedSentence:
+    return TokenizedSentence(tokens, text[tokens[0].start - offset : tokens[-1].end - offset], new_paragraph)
 
 
 def _continues(char: str) -> bool:

@@ -1,0 +1,106 @@
+"""Inference speed: words per second of Tagger.tag against the bare network on the same batches, as JSON.
+
+Input is UD English-EWT test, as raw text (its `# text` lines, one a line) and pre-tokenised
+(its gold words). For 1 and 2 threads, with the form cache on and off, each run tags the whole
+set once with a fresh cache (so the hit rate is what one pass earns), after a warm-up. The bare
+forward pass runs the network alone over exactly the batches Tagger.tag forms, with every tensor
+built beforehand and no cache: the limit that all the Python around it is measured against.
+
+    python scripts/bench_speed.py [--model en_ewt] [--file test.conllu] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from tagger import Tagger
+from tagger.data.batching import clip_form, encode_forms
+from tagger.data.conllu_io import read_conllu
+from tagger.inference.documents import read_raw
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ud" / "en_ewt" / "test.conllu"
+
+
+def prepared_batches(tagger: Tagger, sentences: list[list[str]]) -> list[tuple]:
+    """The network inputs of every batch Tagger.predict would form for these sentences."""
+    batches = []
+    for batch in tagger._batches(sentences):  # it sorts by len(): lists of forms will do
+        forms_batch = [sentences[i] for i in batch]
+        lengths = torch.tensor([len(forms) for forms in forms_batch])
+        words = torch.zeros(len(batch), int(lengths.max()), dtype=torch.long)
+        form_index = torch.zeros_like(words)
+        distinct: dict[str, int] = {}
+        for row, forms in enumerate(forms_batch):
+            words[row, : len(forms)] = torch.tensor(tagger.vocabs.words.indices(forms))
+            form_index[row, : len(forms)] = torch.tensor([distinct.setdefault(clip_form(f), len(distinct)) for f in forms])
+        chars, char_lengths = encode_forms(list(distinct), tagger.vocabs.chars)
+        batches.append((words, lengths, form_index, chars, char_lengths))
+    return batches
+
+
+def timed(function, repeats: int) -> float:
+    """Median seconds of `repeats` calls."""
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="en_ewt", help="model file or shipped model name")
+    parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="CoNLL-U file with '# text' comments")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+
+    gold = read_conllu(args.file)
+    raw_text = "".join(c[len("# text = "):] + "\n" for s in gold for c in s.comments if c.startswith("# text = "))
+    tokenized = [s.forms for s in gold]
+    tagger = Tagger.load(args.model)
+    raw_sentences = [s.sentence.forms for s in read_raw([raw_text], tagger.tokenizer)]
+    inputs = {"raw": (raw_text, raw_sentences), "tokenized": (tokenized, tokenized)}
+    words = {name: sum(map(len, sentences)) for name, (_, sentences) in inputs.items()}
+    network_batches = {name: prepared_batches(tagger, sentences) for name, (_, sentences) in inputs.items()}
+    tagger.tag(raw_text[:20_000])  # warm-up: first calls allocate
+
+    results = []
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for name, (data, _) in inputs.items():
+            with torch.inference_mode():
+                bare = timed(lambda: [tagger.network(*batch) for batch in network_batches[name]], args.repeats)
+            results.append({"input": name, "threads": threads, "run": "bare network forward",
+                            "words_per_second": round(words[name] / bare)})
+            for cache_size in (50_000, 0):
+                tagger.cache = type(tagger.cache)(cache_size)
+
+                def tag_once():
+                    tagger.cache.clear()
+                    tagger.tag(data, input_format=name)
+
+                seconds = timed(tag_once, args.repeats)
+                results.append({
+                    "input": name, "threads": threads, "run": f"Tagger.tag, cache {'on' if cache_size else 'off'}",
+                    "words_per_second": round(words[name] / seconds),
+                    "of_bare_forward": round(bare / seconds, 3),
+                    "cache_hit_rate": round(tagger.cache.hit_rate, 3),
+                })
+    print(json.dumps({
+        "model": args.model, "file": str(args.file), "sentences": len(gold), "words": words,
+        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+        "results": results,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
