@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+DEBUG_ENV = "TAGGER_DEBUG"  # set by `tagger --debug`: processes it starts (DDP ranks) show tracebacks too
+
 
 class TaggerError(Exception):
     """Base class for problems caused by user input (data, config, model files, arguments)."""

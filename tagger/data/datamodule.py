@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from torch.utils.data import DataLoader
 
 from tagger.data.batching import EncodedCorpus, TokenBudgetBatchSampler, build_vocabularies, collate, encode_corpus
@@ -55,6 +56,8 @@ class TaggingDataModule(pl.LightningDataModule):
         self.vocabs: Vocabularies | None = None
         self.sentences: dict[str, list[Sentence]] = {}
         self.corpora: dict[str, EncodedCorpus] = {}
+        self._train_sampler: TokenBudgetBatchSampler | None = None
+        self._resume_state: dict[str, int] = {}
 
     def _read(self, split: str) -> list[Sentence]:
         if split not in self.sentences:
@@ -106,9 +109,25 @@ class TaggingDataModule(pl.LightningDataModule):
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
         )
+        if shuffle:
+            self._train_sampler = sampler
+            if self._resume_state:
+                sampler.load_state_dict(self._resume_state)
+        # a loader draws a seed from its generator for every iterator: a generator of its own keeps
+        # that draw off the global one, whose state checkpoints restore (see RandomStateCheckpoint)
         return DataLoader(
-            _Indices(range(len(corpus))), batch_sampler=sampler, collate_fn=functools.partial(collate, corpus)
+            _Indices(range(len(corpus))),
+            batch_sampler=sampler,
+            collate_fn=functools.partial(collate, corpus),
+            generator=torch.Generator().manual_seed(self.seed),
         )
+
+    def state_dict(self) -> dict[str, int]:
+        """Where training stands in its epoch; in every checkpoint, so a resumed run skips what it trained on."""
+        return self._train_sampler.state_dict() if self._train_sampler else {}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self._resume_state = state_dict
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -15,56 +16,53 @@ from omegaconf import DictConfig, OmegaConf
 
 from tagger.data.datamodule import TaggingDataModule
 from tagger.data.ner_io import read_data
-from tagger.errors import TaggerError
+from tagger.errors import DEBUG_ENV, TaggerError
 from tagger.evaluation import tagging_scores
 from tagger.inference.tagger import Tagger
 from tagger.model.pretrained import prepare_word_vectors
 from tagger.model_file import load_model, save_model
+from tagger.training.config_errors import built_from_config
 from tagger.training.module import TaggerModule
+from tagger.training.run_dir import prepare_run
 
 log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict:
     """Train one model as `cfg` says; return the final scores. Usable without Hydra's CLI."""
-    if cfg.resume:
-        cfg.run_dir = str(Path(cfg.resume))
-        checkpoint = Path(cfg.run_dir) / "checkpoints" / "last.ckpt"
-        if not checkpoint.is_file():
-            raise TaggerError(f"resume={cfg.resume}: no checkpoints/last.ckpt there to resume from")
-    elif cfg.ckpt_path:  # start a new run dir from any Lightning checkpoint
+    cfg, checkpoint = prepare_run(cfg)
+    if checkpoint is None and cfg.ckpt_path:  # start a new run dir from any Lightning checkpoint
         checkpoint = Path(cfg.ckpt_path)
         if not checkpoint.is_file():
             raise TaggerError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
-    else:
-        checkpoint = None
     run_dir = Path(cfg.run_dir)
     output_model = Path(cfg.output_model)
-    if output_model.exists() and not cfg.resume:
-        raise TaggerError(f"output_model={output_model} exists; choose another path or remove it first")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     pl.seed_everything(cfg.seed, workers=True)
 
     data_options = OmegaConf.to_container(cfg.data, resolve=True)
-    datamodule = TaggingDataModule(**data_options, seed=cfg.seed)
+    with built_from_config():
+        datamodule = TaggingDataModule(**data_options, seed=cfg.seed)
     model_config = OmegaConf.to_container(cfg.model, resolve=True)
     vocabs, word_vectors = prepare_word_vectors(model_config, datamodule.build_vocabularies())
     datamodule.vocabs = vocabs  # possibly extended by the vector file's words
-    module = TaggerModule(
-        model=model_config,
-        vocabs=vocabs.to_dict(),
-        optimizer=hydra.utils.instantiate(cfg.optimizer),
-        warmup_steps=cfg.schedule.warmup_steps,
-        final_lr_ratio=cfg.schedule.final_lr_ratio,
-        label_smoothing=cfg.label_smoothing,
-    )
+    with built_from_config():
+        module = TaggerModule(
+            model=model_config,
+            vocabs=vocabs.to_dict(),
+            optimizer=hydra.utils.instantiate(cfg.optimizer),
+            warmup_steps=cfg.schedule.warmup_steps,
+            final_lr_ratio=cfg.schedule.final_lr_ratio,
+            label_smoothing=cfg.label_smoothing,
+        )
     if word_vectors is not None:
         found = word_vectors.initialise(module.network.words.embedding.weight, vocabs.words)
         log.info("pretrained vectors for %d of %d words", found, len(vocabs.words) - 2)
-    callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
-    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer, resolve=True), callbacks=callbacks,
-                         logger=hydra.utils.instantiate(cfg.logger), default_root_dir=str(run_dir))
+    with built_from_config():
+        callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
+        trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer, resolve=True), callbacks=callbacks,
+                             logger=hydra.utils.instantiate(cfg.logger), default_root_dir=str(run_dir))
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
     if not trainer.is_global_zero:
         return {}
@@ -125,5 +123,11 @@ def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
     except TaggerError as error:
+        if os.environ.get(DEBUG_ENV):
+            raise
         print(f"tagger train: error: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+if __name__ == "__main__":  # how `tagger train` runs it, and how Lightning restarts it in each DDP process
+    main()

@@ -1,0 +1,105 @@
+"""Training survives SIGKILL (resume=RUN_DIR), repeats itself exactly, and stops cleanly on a NaN loss."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from training_runs import ENV, REPO, dev_scores, run, train_command
+
+EPOCHS = "trainer.max_epochs=4"
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory) -> Path:
+    """An uninterrupted tiny run: what a killed-and-resumed run and a repeated run must match."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    result = run(train_command(run_dir, EPOCHS))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+def _checkpoint(path: Path) -> dict | None:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError):
+        return None
+
+
+def _wait_for_mid_epoch_checkpoint(run_dir: Path, process: subprocess.Popen, timeout: float = 180) -> dict:
+    """Block until the run has finished an epoch (metrics logged) and saved a checkpoint inside the next one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if (run_dir / "logs" / "metrics.csv").exists():
+            checkpoint = _checkpoint(run_dir / "checkpoints" / "last.ckpt")
+            if checkpoint and checkpoint["epoch"] >= 1 and not checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"]:
+                return checkpoint
+        time.sleep(0.01)
+    raise AssertionError(f"no mid-epoch checkpoint appeared (exit code {process.poll()})")
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_ends_exactly_as_an_uninterrupted_one(tmp_path, reference_run):
+    run_dir = tmp_path / "run"
+    with open(tmp_path / "killed.log", "w") as log:
+        process = subprocess.Popen(train_command(run_dir, EPOCHS), cwd=REPO, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            checkpoint = _wait_for_mid_epoch_checkpoint(run_dir, process)
+        finally:
+            process.kill()  # SIGKILL, to the run this test started and nothing else
+            process.wait()
+    assert process.returncode == -9 and not (run_dir / "model.safetensors").exists()
+    assert checkpoint["TaggingDataModule"]["served"] > 0  # resuming must skip the batches already trained on
+    written = {path: path.read_bytes() for path in [run_dir / "config.yaml", run_dir / "logs" / "metrics.csv"]}
+
+    result = run([sys.executable, "-m", "tagger.cli", "train", f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'resumed'}"])
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (run_dir / "model.safetensors").is_file()
+    assert all(path.read_bytes() == content for path, content in written.items()), "resuming rewrote a file of the run"
+    assert list((run_dir / "logs").glob("resumed_*/metrics.csv")), "the resumed part logs next to the first part"
+    assert dev_scores(run_dir) == dev_scores(reference_run)
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_dev_scores(tmp_path, reference_run):
+    run_dir = tmp_path / "run"
+    result = run(train_command(run_dir, EPOCHS), env={**ENV, "PYTHONHASHSEED": "12345"})  # no set/dict-order luck
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert dev_scores(run_dir) == dev_scores(reference_run)
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_training_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    poison_from = 7  # steps 1-7 train normally; the 8th loss is NaN
+    python = [
+        sys.executable,
+        "-c",
+        "import sys\n"
+        "from tagger.training.module import TaggerModule\n"
+        "step = TaggerModule.training_step\n"
+        "def poisoned(self, batch, batch_idx):\n"
+        "    loss = step(self, batch, batch_idx)\n"
+        f"    return loss * float('nan') if self.global_step >= {poison_from} else loss\n"
+        "TaggerModule.training_step = poisoned\n"
+        "from tagger.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n",
+    ]
+    run_dir = tmp_path / "run"
+    result = run(train_command(run_dir, EPOCHS, python=python))
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("tagger train: error: training stopped at step 8 (epoch 0, batch 7): the loss is nan")
+    assert message.endswith("the last good checkpoint is " + str((run_dir / "checkpoints" / "last.ckpt").resolve()))
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["global_step"] == 5
+    assert all(torch.isfinite(tensor).all() for tensor in checkpoint["state_dict"].values())
+    assert not (run_dir / "model.safetensors").exists()
+    assert math.isfinite(checkpoint["optimizer_states"][0]["state"][0]["exp_avg_sq"].sum().item())
