@@ -60,6 +60,14 @@ def test_json_lines_carry_offsets_and_probabilities(tiny_model, capsys, monkeypa
     assert sentences[1]["tokens"][0]["start"] == 4 and "probabilities" in sentences[1]["tokens"][0]
 
 
+def test_offsets_index_the_input_as_decoded_even_with_crlf_line_ends(tiny_model, capsys, monkeypatch):
+    text = "Hi there.\r\nNext one.\r\n"
+    code, out, _ = tag_in_process(capsys, monkeypatch, "-m", str(tiny_model), "-f", "json", stdin=text.encode())
+    assert code == 0
+    tokens = [t for line in out.splitlines() for t in json.loads(line)["tokens"]]
+    assert [text[t["start"] : t["end"]] for t in tokens] == [t["form"] for t in tokens] == ["Hi", "there", ".", "Next", "one", "."]
+
+
 def test_tokenized_input_keeps_the_given_tokens(tiny_model, capsys, monkeypatch):
     code, out, _ = tag_in_process(
         capsys, monkeypatch, "-m", str(tiny_model), "-i", "tokenized", "-f", "tsv", stdin=b"a-b c.d\n\nnext one\n"

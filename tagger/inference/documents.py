@@ -194,7 +194,7 @@ def read_tokenized(lines: Iterable[str] | Iterable[Sequence[str]]) -> Iterator[T
 
 
 def text_lines(stream: BinaryIO, source: str) -> Iterator[str]:
-    """Lines of a UTF-8 byte stream with "\n" ends; bad bytes are an error naming the line."""
+    """Lines of a UTF-8 byte stream, line ends kept (offsets index the decoded text); bad bytes name the line."""
     for number, raw in enumerate(stream, start=1):
         try:
             line = raw.decode("utf-8")
@@ -202,7 +202,7 @@ def text_lines(stream: BinaryIO, source: str) -> Iterator[str]:
             raise DataFormatError(source, number, f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})") from None
         if number == 1:
             line = line.removeprefix("\ufeff")
-        yield line.removesuffix("\n").removesuffix("\r") + "\n"
+        yield line
 
 
 def read_conllu_stream(stream: BinaryIO, source: str) -> Iterator[TaggedSentence]:
