@@ -75,6 +75,8 @@ def read_metadata(path: Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as error:
+        if kind := _pickle_kind(path):
+            raise ModelFileError(f"{path}: {kind}, not a tagger model file; tagger never unpickles (it could run code)") from None
         raise ModelFileError(f"{path}: not a tagger model file, or a truncated or corrupt one ({error})") from None
     if metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: a safetensors file, but not a tagger model (no '{FORMAT_NAME}' marker)")
@@ -87,6 +89,17 @@ def read_metadata(path: Path) -> dict[str, str]:
             f"{path}: model format version {version} is newer than this tagger reads ({FORMAT_VERSION}); upgrade tagger"
         )
     return metadata
+
+
+def _pickle_kind(path: Path) -> str | None:
+    """Name the pickle-based formats people mistake for a model file (PyTorch checkpoints are zips of pickles)."""
+    with path.open("rb") as stream:
+        start = stream.read(4)
+    if start == b"PK\x03\x04":
+        return "a zip archive (such as a PyTorch .pt or Lightning .ckpt file, which carry pickles)"
+    if start[:1] == b"\x80":
+        return "a Python pickle"
+    return None
 
 
 def load_model(path: str | Path) -> ModelBundle:

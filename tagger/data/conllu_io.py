@@ -136,7 +136,8 @@ class _SentenceBuilder:
     def add_token(self, line: int, text: str, n_columns: int) -> None:
         fields = text.split("\t")
         if len(fields) != n_columns:
-            hint = " (columns must be separated by tabs, not spaces)" if len(fields) == 1 and " " in text else ""
+            spaced = len(fields) < n_columns and len(text.split()) >= n_columns  # some columns split by spaces
+            hint = " (columns must be separated by tabs, not spaces)" if spaced else ""
             raise self.fail(line, f"expected {n_columns} tab-separated columns, found {len(fields)}{hint}")
         try:
             token_id = parse_id_value(fields[0])

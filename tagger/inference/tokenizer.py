@@ -126,11 +126,12 @@ def _pattern(english: bool) -> re.Pattern[str]:
             ("word", rf"{word}(?:['’`&]{word}|-{word})*(?:(?<=[sS])['’](?!\w))?|['’](?:s|re|ve|ll|d|m)(?!\w)"),
         ]
     else:
-        rules.append(("word", rf"{word}(?:['’-]{word})*"))
+        rules.append(("word", rf"{word}(?:['’\u200c\u200d-]{word})*"))  # joiners stay inside (Persian ZWNJ)
     rules += [
         ("emoticon", r"[:;=8][-o']?[)(\]\[DPpO/\\|*](?!\w)|\^_\^|<3|\(:"),
         ("run", r"\.{2,}|[!?][!?.]*|\.[!?][!?.]*|-{2,}|‘’|(?P<repeated>[^\w\s])(?P=repeated)+"),  # ... !? -- ‘’ **
-        ("other", r"\S"),
+        # one symbol with what belongs to it: variation selectors, skin tones, ZWJ-joined emoji; flags
+        ("other", r"[\U0001F1E6-\U0001F1FF]{2}|\S(?:[\ufe0e\ufe0f\u20e3\U0001F3FB-\U0001F3FF\U000E0020-\U000E007F]|\u200d\S)*"),
     ]
     return re.compile("|".join(f"(?P<{name}>{rule})" for name, rule in rules))
 
