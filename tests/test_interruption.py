@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tagger.training.checkpoint_io import AtomicCheckpointIO
 from training_runs import ENV, REPO, dev_scores, run, train_command
 
 EPOCHS = "trainer.max_epochs=4"
@@ -103,3 +104,18 @@ def test_nan_loss_stops_training_naming_the_step_and_keeps_the_last_good_checkpo
     assert all(torch.isfinite(tensor).all() for tensor in checkpoint["state_dict"].values())
     assert not (run_dir / "model.safetensors").exists()
     assert math.isfinite(checkpoint["optimizer_states"][0]["state"][0]["exp_avg_sq"].sum().item())
+
+
+def test_a_checkpoint_save_cut_short_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"global_step": 1}, path)
+
+    def killed_halfway(checkpoint, file):
+        Path(file).write_bytes(b"PK\x03\x04half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        AtomicCheckpointIO().save_checkpoint({"global_step": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"global_step": 1}

@@ -21,6 +21,7 @@ from tagger.evaluation import tagging_scores
 from tagger.inference.tagger import Tagger
 from tagger.model.pretrained import prepare_word_vectors
 from tagger.model_file import load_model, save_model
+from tagger.training.checkpoint_io import AtomicCheckpointIO
 from tagger.training.config_errors import built_from_config
 from tagger.training.module import TaggerModule
 from tagger.training.run_dir import prepare_run
@@ -62,7 +63,8 @@ def train(cfg: DictConfig) -> dict:
     with built_from_config():
         callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
         trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer, resolve=True), callbacks=callbacks,
-                             logger=hydra.utils.instantiate(cfg.logger), default_root_dir=str(run_dir))
+                             logger=hydra.utils.instantiate(cfg.logger), default_root_dir=str(run_dir),
+                             plugins=[AtomicCheckpointIO()])
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
     if not trainer.is_global_zero:
         return {}
