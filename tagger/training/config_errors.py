@@ -1,7 +1,9 @@
-"""Configuration mistakes (unknown keys, missing config files, bad override syntax) as one line.
+"""Configuration mistakes as one line: Hydra's (unknown keys, missing config files, bad override
+syntax) and those found while objects are built from the config (a Trainer option Lightning
+does not know, an unknown encoder type).
 
-Hydra reports these as multi-line messages meant for developers; a user needs the key and what
-would have been valid.
+Hydra reports the former as multi-line messages meant for developers; a user needs the key and
+what would have been valid.
 """
 
 from __future__ import annotations

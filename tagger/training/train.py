@@ -26,7 +26,7 @@ from tagger.training.config_errors import built_from_config
 from tagger.training.module import TaggerModule
 from tagger.training.run_dir import prepare_run
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("tagger.training.train")  # not __main__, which it is under `tagger train`
 
 
 def train(cfg: DictConfig) -> dict:
