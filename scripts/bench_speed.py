@@ -5,6 +5,8 @@ Input is UD English-EWT test, as raw text (its `# text` lines, one a line) and p
 set once with a fresh cache (so the hit rate is what one pass earns), after a warm-up. The bare
 forward pass runs the network alone over exactly the batches Tagger.tag forms, with every tensor
 built beforehand and no cache: the limit that all the Python around it is measured against.
+The runs take turns (bare, cache on, cache off, and again) after an untimed round; each
+reports its median.
 
     python scripts/bench_speed.py [--model en_ewt] [--file test.conllu] [--repeats 3]
 """
@@ -45,14 +47,32 @@ def prepared_batches(tagger: Tagger, sentences: list[list[str]]) -> list[tuple]:
     return batches
 
 
-def timed(function, repeats: int) -> float:
-    """Median seconds of `repeats` calls."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
+@torch.inference_mode()
+def bare_forward(tagger: Tagger, batches: list[tuple]) -> None:
+    for batch in batches:
+        tagger.network(*batch)
+
+
+def tag_once(tagger: Tagger, data, input_format: str):
+    """One pass with an empty cache: the hit rate is what a single pass over the data earns."""
+
+    def run() -> None:
+        tagger.cache.clear()
+        tagger.tag(data, input_format=input_format)
+
+    return run
+
+
+def interleaved(runs: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each run after an untimed round; the runs take turns, so background load hits them alike."""
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(repeats + 1):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            if round_:
+                seconds[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 def main() -> None:
@@ -71,29 +91,23 @@ def main() -> None:
     inputs = {"raw": (raw_text, raw_sentences), "tokenized": (tokenized, tokenized)}
     words = {name: sum(map(len, sentences)) for name, (_, sentences) in inputs.items()}
     network_batches = {name: prepared_batches(tagger, sentences) for name, (_, sentences) in inputs.items()}
-    tagger.tag(raw_text[:20_000])  # warm-up: first calls allocate
 
     results = []
     for threads in args.threads:
         torch.set_num_threads(threads)
         for name, (data, _) in inputs.items():
-            with torch.inference_mode():
-                bare = timed(lambda: [tagger.network(*batch) for batch in network_batches[name]], args.repeats)
+            taggers = {"on": Tagger(tagger.bundle, cache_size=50_000), "off": Tagger(tagger.bundle, cache_size=0)}
+            runs = {"bare": lambda: bare_forward(tagger, network_batches[name])}
+            runs.update({cache: tag_once(t, data, name) for cache, t in taggers.items()})
+            seconds = interleaved(runs, args.repeats)
             results.append({"input": name, "threads": threads, "run": "bare network forward",
-                            "words_per_second": round(words[name] / bare)})
-            for cache_size in (50_000, 0):
-                tagger.cache = type(tagger.cache)(cache_size)
-
-                def tag_once():
-                    tagger.cache.clear()
-                    tagger.tag(data, input_format=name)
-
-                seconds = timed(tag_once, args.repeats)
+                            "words_per_second": round(words[name] / seconds["bare"])})
+            for cache, t in taggers.items():
                 results.append({
-                    "input": name, "threads": threads, "run": f"Tagger.tag, cache {'on' if cache_size else 'off'}",
-                    "words_per_second": round(words[name] / seconds),
-                    "of_bare_forward": round(bare / seconds, 3),
-                    "cache_hit_rate": round(tagger.cache.hit_rate, 3),
+                    "input": name, "threads": threads, "run": f"Tagger.tag, cache {cache}",
+                    "words_per_second": round(words[name] / seconds[cache]),
+                    "of_bare_forward": round(seconds["bare"] / seconds[cache], 3),
+                    "cache_hit_rate": round(t.cache.hit_rate, 3),
                 })
     print(json.dumps({
         "model": args.model, "file": str(args.file), "sentences": len(gold), "words": words,

@@ -56,8 +56,8 @@ def encode_forms(forms: Sequence[str], chars: Vocab) -> tuple[Tensor, Tensor]:
     encoded = [[bow, *chars.indices(clip_form(form)), eow] for form in forms]
     lengths = torch.tensor([len(ids) for ids in encoded], dtype=torch.long)
     table = torch.zeros(len(encoded), int(lengths.max()) if encoded else 2, dtype=torch.long)
-    for row, ids in enumerate(encoded):
-        table[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    # one tensor for all ids, scattered row-major into the padded table: no per-form tensor
+    table[torch.arange(table.shape[1]) < lengths[:, None]] = torch.tensor([i for ids in encoded for i in ids], dtype=torch.long)
     return table, lengths
 
 

@@ -176,11 +176,12 @@ class Tagger:
         width = int(lengths.max())
         words = torch.zeros(len(batch), width, dtype=torch.long)
         form_index = torch.zeros(len(batch), width, dtype=torch.long)
+        # the batch's words in one flat list fill the padded tensors row-major: no per-sentence tensors
+        mask = torch.arange(width) < lengths[:, None]
+        forms = [form for sentence in batch for form in sentence]
         distinct: dict[str, int] = {}
-        for row, forms in enumerate(batch):
-            clipped = [clip_form(form) for form in forms]
-            words[row, : len(forms)] = torch.tensor(self.vocabs.words.indices(forms), dtype=torch.long)
-            form_index[row, : len(forms)] = torch.tensor([distinct.setdefault(f, len(distinct)) for f in clipped])
+        words[mask] = torch.tensor(self.vocabs.words.indices(forms), dtype=torch.long)
+        form_index[mask] = torch.tensor([distinct.setdefault(clip_form(f), len(distinct)) for f in forms], dtype=torch.long)
         form_embeddings = self.cache.lookup(list(distinct), self._embed_forms)
         return self.network(words, lengths, form_index, form_embeddings=form_embeddings)
 
