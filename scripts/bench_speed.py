@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -111,7 +112,7 @@ def main() -> None:
                 })
     print(json.dumps({
         "model": args.model, "file": str(args.file), "sentences": len(gold), "words": words,
-        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
         "results": results,
     }, indent=2))
 
