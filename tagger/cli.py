@@ -1,4 +1,4 @@
-"""`tagger` command line: train, eval (and tag)."""
+"""`tagger` command line: train, eval and tag."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, ContextManager, NoReturn, TextIO
 
 from tagger.errors import DEBUG_ENV, TaggerError
 
@@ -82,7 +83,7 @@ def _tag(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tag_input(words: list[str]):
+def _tag_input(words: list[str]) -> tuple[ContextManager[BinaryIO], str]:
     """(binary stream, name): stdin for none or "-", an existing file, or the arguments as text."""
     import io
 
@@ -96,7 +97,7 @@ def _tag_input(words: list[str]):
 
 
 @contextlib.contextmanager
-def _tag_output(path: str | None, force: bool):
+def _tag_output(path: str | None, force: bool) -> Iterator[TextIO]:
     """stdout, or a file written next to its destination and renamed into place once complete."""
     if path is None:
         yield sys.stdout
