@@ -217,6 +217,10 @@ BAD_TRAINING = [
                  id="unknown-trainer-key"),
     pytest.param(["+trainer.nosuch=1"], r"tagger train: error: invalid configuration: Trainer.__init__\(\) got an unexpected "
                  r"keyword argument 'nosuch'", id="added-key-the-trainer-rejects"),
+    pytest.param(["trainer.max_epochs=ten"], r"tagger train: error: invalid configuration: trainer.max_epochs='ten' is not "
+                 r"Optional\[int\]", id="trainer-value-of-the-wrong-type"),
+    pytest.param(["data.max_tokens=many"], r"tagger train: error: invalid configuration: data.max_tokens='many' is not int",
+                 id="data-value-of-the-wrong-type"),
     pytest.param(["model/cle=lstm"], r"tagger: error: no config 'model/cle/lstm' \(available: cnn, gru\)", id="unknown-group-option"),
     pytest.param(["model.cle.type=lstm"], r"tagger train: error: invalid configuration: unknown character encoder type 'lstm': use 'gru' or 'cnn'",
                  id="unknown-encoder"),

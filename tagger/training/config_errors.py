@@ -8,8 +8,11 @@ what would have been valid.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import types
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from hydra.errors import HydraException, InstantiationException, MissingConfigException, OverrideParseException
 from lightning_fabric.utilities.exceptions import MisconfigurationException
@@ -50,3 +53,33 @@ def built_from_config() -> Iterator[None]:
     except (InstantiationException, MisconfigurationException, OmegaConfBaseException, TypeError, ValueError) as error:
         message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         raise TaggerError(f"invalid configuration: {message}") from error
+
+
+def check_types(function: Callable, options: dict[str, Any], section: str) -> None:
+    """Refuse a value its parameter's type hint rules out (`trainer.max_epochs=ten`) before it fails deep inside."""
+    try:
+        hints = typing.get_type_hints(function)
+    except (NameError, TypeError):  # hints that cannot be evaluated check nothing
+        return
+    for key, value in options.items():
+        if key in hints and not _fits(value, hints[key]):
+            hint = hints[key]
+            expected = hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "").replace("NoneType", "None")
+            raise TaggerError(f"invalid configuration: {section}.{key}={value!r} is not {expected}")
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, option) for option in typing.get_args(hint))
+    if origin is typing.Literal:
+        return value in typing.get_args(hint)
+    if isinstance(origin, type):  # list[int], dict[str, int], Sequence[str]: the container is enough
+        return isinstance(value, origin)
+    if hint is type(None):
+        return value is None
+    if hint in (int, float):  # a YAML integer is a fine float, a bool is not a number
+        return isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
+    if hint is str:  # Hydra reads `data.name=2024` as a number, yet it is a fine name
+        return isinstance(value, (str, int, float))
+    return isinstance(value, hint) if isinstance(hint, type) else True

@@ -22,7 +22,7 @@ from tagger.inference.tagger import Tagger
 from tagger.model.pretrained import prepare_word_vectors
 from tagger.model_file import load_model, save_model
 from tagger.training.checkpoint_io import AtomicCheckpointIO
-from tagger.training.config_errors import built_from_config
+from tagger.training.config_errors import built_from_config, check_types
 from tagger.training.module import TaggerModule
 from tagger.training.run_dir import prepare_run
 
@@ -44,6 +44,7 @@ def train(cfg: DictConfig) -> dict:
 
     data_options = OmegaConf.to_container(cfg.data, resolve=True)
     with built_from_config():
+        check_types(TaggingDataModule.__init__, data_options, "data")
         datamodule = TaggingDataModule(**data_options, seed=cfg.seed)
     model_config = OmegaConf.to_container(cfg.model, resolve=True)
     vocabs, word_vectors = prepare_word_vectors(model_config, datamodule.build_vocabularies())
@@ -62,7 +63,9 @@ def train(cfg: DictConfig) -> dict:
         log.info("pretrained vectors for %d of %d words", found, len(vocabs.words) - 2)
     with built_from_config():
         callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
-        trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer, resolve=True), callbacks=callbacks,
+        trainer_options = OmegaConf.to_container(cfg.trainer, resolve=True)
+        check_types(pl.Trainer.__init__, trainer_options, "trainer")
+        trainer = pl.Trainer(**trainer_options, callbacks=callbacks,
                              logger=hydra.utils.instantiate(cfg.logger), default_root_dir=str(run_dir),
                              plugins=[AtomicCheckpointIO()])
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
