@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from tagger.data.vocab import Vocabularies
-from tagger.evaluation import entity_label, f1_from_counts, metric_name, span_counts
+from tagger.evaluation import entity_label, f1_from_counts, span_counts
 from tagger.inference.decoding import entity_decoders
 from tagger.model_file import build_network
 
@@ -118,7 +118,3 @@ class TaggerModule(pl.LightningModule):
         schedule = warmup_cosine(self.hparams.warmup_steps, int(total), self.hparams.final_lr_ratio)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-def dev_metric_label(name: str) -> str:
-    return metric_name(name) if name != "alltags" else "AllTags"
