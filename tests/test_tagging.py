@@ -229,3 +229,14 @@ def test_streaming_is_lazy_on_an_endless_input(tagger):
 def test_the_language_comes_from_the_model_data_name(tiny_model):
     assert Tagger.load(tiny_model).language is None  # trained on "sample": generic rules
     assert Tagger.load(tiny_model, language="en").tokenizer.english
+
+
+def test_the_shipped_english_model_tags_out_of_the_box():
+    assert "en_ewt" in models.shipped_models()
+    card = (models.SHIPPED_DIR / "en_ewt.md").read_text()
+    assert "CC BY-SA 4.0" in card and "UD English-EWT" in card and "tagger eval" in card
+    assert (models.SHIPPED_DIR / "en_ewt.safetensors").stat().st_size < 25_000_000
+    tokens = Tagger.load("en_ewt", threads=1).tag("The cats didn't sleep.")[0].tokens
+    assert [(t.form, t.upos) for t in tokens] == [
+        ("The", "DET"), ("cats", "NOUN"), ("did", "AUX"), ("n't", "PART"), ("sleep", "VERB"), (".", "PUNCT"),
+    ]
