@@ -23,7 +23,7 @@ from tagger.model.pretrained import prepare_word_vectors
 from tagger.model_file import load_model, save_model
 from tagger.training.checkpoint_io import AtomicCheckpointIO
 from tagger.training.config_errors import built_from_config, check_types
-from tagger.training.module import TaggerModule
+from tagger.training.module import TaggerModule, warmup_cosine
 from tagger.training.run_dir import prepare_run
 
 log = logging.getLogger("tagger.training.train")  # not __main__, which it is under `tagger train`
@@ -50,10 +50,16 @@ def train(cfg: DictConfig) -> dict:
     vocabs, word_vectors = prepare_word_vectors(model_config, datamodule.build_vocabularies())
     datamodule.vocabs = vocabs  # possibly extended by the vector file's words
     with built_from_config():
+        optimizer = hydra.utils.instantiate(cfg.optimizer)
+        try:  # bad optimizer options fail here, not deep inside fit
+            optimizer([torch.nn.Parameter(torch.zeros(1))])
+        except (TypeError, ValueError) as error:
+            raise TaggerError(f"invalid configuration: optimizer {OmegaConf.to_container(cfg.optimizer)}: {error}") from None
+        warmup_cosine(int(cfg.schedule.warmup_steps), 1, float(cfg.schedule.final_lr_ratio))
         module = TaggerModule(
             model=model_config,
             vocabs=vocabs.to_dict(),
-            optimizer=hydra.utils.instantiate(cfg.optimizer),
+            optimizer=optimizer,
             warmup_steps=cfg.schedule.warmup_steps,
             final_lr_ratio=cfg.schedule.final_lr_ratio,
             label_smoothing=cfg.label_smoothing,
