@@ -53,6 +53,13 @@ def test_training_run_leaves_model_scores_logs_and_checkpoints(tiny_model):
     bundle = load_model(tiny_model)
     assert bundle.columns == ["upos", "xpos", "feats"]
     assert bundle.provenance["data"] == "sample"
+    assert bundle.provenance["language"] == "en"  # so raw text gets the English tokenizer
+
+
+@pytest.mark.slow
+def test_a_model_tokenizes_raw_text_for_the_language_it_was_trained_on(tiny_model):
+    words = [token.form for token in Tagger.load(tiny_model).tag("It didn't stop.")[0].tokens]
+    assert words == ["It", "did", "n't", "stop", "."]
 
 
 @pytest.mark.slow

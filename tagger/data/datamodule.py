@@ -39,12 +39,15 @@ class TaggingDataModule(pl.LightningDataModule):
         format: str = "conllu",
         fields: Sequence[str] | None = None,
         scheme: str = "auto",
+        language: str | None = None,
     ) -> None:
         """`format` is conllu, uner or columns; `fields` names a column file's columns; `scheme` is
-        the entity tag scheme of the files (auto, iob1, iob2, bioes), read into IOB2."""
+        the entity tag scheme of the files (auto, iob1, iob2, bioes), read into IOB2. `language`
+        (an ISO code) is recorded in the model so raw text gets that language's tokenizer."""
         super().__init__()
         self.paths = {"train": train, "dev": dev, "test": test}
         self.format, self.fields, self.scheme = format, fields, scheme
+        self.language = language
         self.columns = list(columns)
         if not self.columns:
             raise TaggerError("data.columns is empty: name at least one column to tag (e.g. [upos])")

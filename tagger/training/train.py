@@ -84,6 +84,7 @@ def train(cfg: DictConfig) -> dict:
         module.load_state_dict(state)
     provenance = {
         "data": cfg.data.name,
+        "language": datamodule.language,
         "train": data_options["train"],
         "best_checkpoint_epoch": _epoch_of(best),
         "best_dev": {cfg.monitor: _as_float(trainer.checkpoint_callback.best_model_score)},
