@@ -16,6 +16,7 @@ from tagger import Tagger
 from tagger.errors import ModelFileError, TaggerError
 from tagger.inference import models
 from tagger.inference.documents import read_raw
+from tagger.inference.tagger import model_language
 from tagger.model_file import load_model, save_model
 
 PREDICTED = {3: "upos", 4: "xpos", 5: "feats"}  # CoNLL-U field index -> column the sample model predicts
@@ -226,9 +227,11 @@ def test_streaming_is_lazy_on_an_endless_input(tagger):
     assert len(first) == 20 and all(s.tokens[0].upos for s in first)
 
 
-def test_the_language_comes_from_the_model_data_name(tiny_model):
-    assert Tagger.load(tiny_model).language is None  # trained on "sample": generic rules
-    assert Tagger.load(tiny_model, language="en").tokenizer.english
+def test_the_language_comes_from_the_model_or_the_caller(tiny_model):
+    assert Tagger.load(tiny_model).language == "en"  # recorded from the data config
+    assert not Tagger.load(tiny_model, language="xx").tokenizer.english
+    assert model_language({"data": "en_ewt"}) == "en"  # models that record no language: their UD name
+    assert model_language({"data": "sample"}) is None
 
 
 def test_the_shipped_english_model_tags_out_of_the_box():
