@@ -222,14 +222,3 @@ class Tagger:
                     if probabilities:
                         sentence.probabilities[column] = best_prob[row, :n].tolist()
         return sentences
-
-    def predict_stream(self, sentences: Iterable[Sentence], chunk_sentences: int = 2000) -> Iterator[Sentence]:
-        """Tag an endless stream in chunks: memory stays bounded by the chunk size."""
-        chunk: list[Sentence] = []
-        for sentence in sentences:
-            chunk.append(sentence)
-            if len(chunk) >= chunk_sentences:
-                yield from self.predict(chunk)
-                chunk = []
-        if chunk:
-            yield from self.predict(chunk)
