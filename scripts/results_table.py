@@ -25,9 +25,13 @@ def _config(run_dir: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--minutes", nargs="*", type=float, default=[], help="wall time of each run, same order")
+    parser.add_argument("--minutes", nargs="*", type=float, default=[],
+                        help="wall time of each run, same order (default: train_seconds from scores.json)")
     args = parser.parse_args()
     rows = [run_summary(run) for run in args.runs]
+    for row in rows:
+        if "train_seconds" in row:
+            row["minutes"] = round(row["train_seconds"] / 60, 1)
     for row, minutes in zip(rows, args.minutes):
         row["minutes"] = minutes
     metrics = ["UPOS", "XPOS", "UFeats", "AllTags"]

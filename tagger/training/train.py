@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -74,7 +75,9 @@ def train(cfg: DictConfig) -> dict:
         trainer = pl.Trainer(**trainer_options, callbacks=callbacks,
                              logger=hydra.utils.instantiate(cfg.logger), default_root_dir=str(run_dir),
                              plugins=[AtomicCheckpointIO()])
+    started = time.monotonic()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+    train_seconds = time.monotonic() - started  # of this invocation: a resumed run counts only its own part
     if not trainer.is_global_zero:
         return {}
 
@@ -93,7 +96,7 @@ def train(cfg: DictConfig) -> dict:
     save_model(output_model, module.network, vocabs, provenance)
     log.info("model written to %s", output_model)
 
-    scores = {"model": str(output_model)}
+    scores: dict = {"model": str(output_model), "train_seconds": round(train_seconds, 1)}
     for split in ("dev", "test"):
         path = data_options.get(split)
         if path and (split == "dev" or cfg.evaluate_test):
