@@ -101,8 +101,10 @@ def test_tag_json_lists_entities_with_character_offsets(ner_run):
     run_dir, _ = ner_run
     tagger = Tagger(load_model(run_dir / "model.safetensors"), language="pt")
     text = "\n\n".join(" ".join(sentence.forms) for sentence in read_data(UNER_DEV, "uner"))
-    entities = [entity for sentence in tagger.tag(text) for entity in sentence.to_dict()["entities"]]
+    document = tagger.tag(text)
+    entities = [entity for sentence in document for entity in sentence.entities]
     assert entities
+    assert entities == [entity for sentence in document for entity in sentence.to_dict()["entities"]]
     for entity in entities:
         assert text[entity["start"] : entity["end"]] == entity["text"]
         assert entity["token_end"] > entity["token_start"]

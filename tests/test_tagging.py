@@ -186,6 +186,8 @@ def test_json_holds_text_tokens_offsets_tags_and_multiword_tokens(tagger):
     assert [(t["form"], t["start"], t["end"]) for t in sentence["tokens"]] == [("It", 0, 2), ("'s", 2, 4), ("fine", 5, 9), (".", 9, 10)]
     assert {"id", "form", "upos", "xpos", "feats", "probabilities"} <= set(sentence["tokens"][0])
     assert sentence["multiword_tokens"] == [{"id": "1-2", "form": "It's", "start": 0, "end": 4}]
+    assert "entities" not in sentence  # a POS model tags no entity column
+    assert tagger.tag("It's fine.")[0].entities == []
 
 
 def test_tsv_has_the_form_then_each_predicted_column(tagger):

@@ -83,6 +83,18 @@ class TaggedSentence:
             tokens.append(TaggedToken(i + 1, form, {c: v[i] for c, v in values.items()}, start, end, probs))
         return tokens
 
+    @property
+    def entities(self) -> list[dict]:
+        """The entity spans of the NER column(s): `text`, `type`, `token_start`/`token_end` (0-based,
+        end exclusive) and, for raw text, character `start`/`end`; a `column` key when the model tags
+        several entity columns. Empty for a model without one."""
+        entity_columns = [c for c in self.columns if is_entity_column(c, [self.sentence])]
+        return [
+            {**entity, "column": column} if len(entity_columns) > 1 else entity
+            for column in entity_columns
+            for entity in entity_spans(self.sentence.column(column), self.sentence.forms, self.spans)
+        ]
+
     def __len__(self) -> int:
         return len(self.sentence)
 
@@ -92,13 +104,8 @@ class TaggedSentence:
     def to_dict(self) -> dict:
         data: dict = {"text": self.text} if self.text is not None else {}
         data["tokens"] = [token.to_dict() for token in self.tokens]
-        entity_columns = [c for c in self.columns if is_entity_column(c, [self.sentence])]
-        if entity_columns:  # spans, with character offsets for raw text: what NER users want
-            data["entities"] = [
-                {**entity, "column": column} if len(entity_columns) > 1 else entity
-                for column in entity_columns
-                for entity in entity_spans(self.sentence.column(column), self.sentence.forms, self.spans)
-            ]
+        if any(is_entity_column(c, [self.sentence]) for c in self.columns):
+            data["entities"] = self.entities
         multiword = []
         for row in self.sentence.rows:
             if "-" in row[0]:
