@@ -6,8 +6,9 @@ For each run directory (`tagger train experiment=ner data=... hydra.run.dir=RUN`
 run's test file with RUN/model.safetensors, writes RUN/test.predicted.conllu, scores it with
 seqeval (strict IOB2), and counts invalid IOB2 tags in the *written file* (an `I-X` that continues
 no X entity) by reading the NER= values of its MISC column directly, not through our reader (which
-would repair them). Training minutes come from `train_seconds` in RUN/scores.json when present,
-else from `--times FILE` (lines `NAME rc=0 SECONDS`, as the benchmark chain writes them).
+would repair them). Training minutes come from `--times FILE` (lines `NAME rc=0 SECONDS`: the
+whole `tagger train` command, as a shell loop timed it) where it names the run, else from
+`train_seconds` in RUN/scores.json (Lightning's fit alone).
 Prints a Markdown table, then one JSON line per run.
 """
 
@@ -58,7 +59,7 @@ def score_run(run_dir: Path, seconds: dict[str, float]) -> dict:
     scores = tagging_scores(gold, predicted, tagger.columns)
     invalid, tokens = invalid_tags_in_file(output)
     recorded = json.loads((run_dir / "scores.json").read_text())
-    train_seconds = recorded.get("train_seconds", seconds.get(data["name"]))
+    train_seconds = seconds.get(data["name"], recorded.get("train_seconds"))
     return {
         "data": data["name"],
         "dev_f1": recorded["dev"]["NER-F1"],
