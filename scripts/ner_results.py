@@ -5,8 +5,8 @@
 For each run directory (`tagger train experiment=ner data=... hydra.run.dir=RUN`) this tags the
 run's test file with RUN/model.safetensors, writes RUN/test.predicted.conllu, scores it with
 seqeval (strict IOB2), and counts invalid IOB2 tags in the *written file* (an `I-X` that continues
-no X entity) by reading the NER= values of its MISC column directly, not through our reader (which
-would repair them). Training minutes come from `--times FILE` (lines `NAME rc=0 SECONDS`: the
+no X entity) from the NER= values of its MISC column as the `conllu` package reads them, not through
+our reader (which would repair them). Training minutes come from `--times FILE` (lines `NAME rc=0 SECONDS`: the
 whole `tagger train` command, as a shell loop timed it) where it names the run, else from
 `train_seconds` in RUN/scores.json (Lightning's fit alone).
 Prints a Markdown table, then one JSON line per run.
@@ -19,6 +19,7 @@ import copy
 import json
 from pathlib import Path
 
+import conllu
 from omegaconf import OmegaConf
 
 from tagger.data.conllu_io import write_conllu
@@ -33,18 +34,14 @@ PUBLISHED_XLMR_LARGE = {"uner_pt_bosque": 90.4, "uner_hr_set": 93.6}
 
 
 def invalid_tags_in_file(path: Path, key: str = "NER") -> tuple[int, int]:
-    """(invalid IOB2 tags, tokens) in a written CoNLL-U file, read from its raw MISC values."""
-    invalid = tokens = 0
-    tags: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        if not line.strip():
+    """(invalid IOB2 tags, words) in a written CoNLL-U file, its MISC values read by `conllu`."""
+    invalid = words = 0
+    with path.open(encoding="utf-8") as stream:
+        for sentence in conllu.parse_incr(stream):
+            tags = [(token["misc"] or {}).get(key, "O") for token in sentence if isinstance(token["id"], int)]
             invalid += to_iob2(tags)[1]
-            tokens += len(tags)
-            tags = []
-        elif not line.startswith("#"):
-            misc = dict(item.split("=", 1) for item in line.split("\t")[9].split("|") if "=" in item)
-            tags.append(misc.get(key, "O"))
-    return invalid, tokens
+            words += len(tags)
+    return invalid, words
 
 
 def score_run(run_dir: Path, seconds: dict[str, float]) -> dict:

@@ -88,12 +88,15 @@ class TaggedSentence:
         """The entity spans of the NER column(s): `text`, `type`, `token_start`/`token_end` (0-based,
         end exclusive) and, for raw text, character `start`/`end`; a `column` key when the model tags
         several entity columns. Empty for a model without one."""
-        entity_columns = [c for c in self.columns if is_entity_column(c, [self.sentence])]
+        entity_columns = self._entity_columns()
         return [
             {**entity, "column": column} if len(entity_columns) > 1 else entity
             for column in entity_columns
             for entity in entity_spans(self.sentence.column(column), self.sentence.forms, self.spans)
         ]
+
+    def _entity_columns(self) -> list[str]:
+        return [c for c in self.columns if is_entity_column(c, [self.sentence])]
 
     def __len__(self) -> int:
         return len(self.sentence)
@@ -104,7 +107,7 @@ class TaggedSentence:
     def to_dict(self) -> dict:
         data: dict = {"text": self.text} if self.text is not None else {}
         data["tokens"] = [token.to_dict() for token in self.tokens]
-        if any(is_entity_column(c, [self.sentence]) for c in self.columns):
+        if self._entity_columns():  # a NER model lists its spans, even when there are none
             data["entities"] = self.entities
         multiword = []
         for row in self.sentence.rows:
