@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 
 from tagger import Tagger
-from tagger.data.batching import clip_form, encode_forms
 from tagger.data.conllu_io import read_conllu
 from tagger.inference.documents import read_raw
+from tagger.model.encoding import collate, encode_sentences
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ud" / "en_ewt" / "test.conllu"
 
@@ -34,17 +34,10 @@ DEFAULT_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 def prepared_batches(tagger: Tagger, sentences: list[list[str]]) -> list[tuple]:
     """The network inputs of every batch Tagger.predict would form for these sentences."""
     batches = []
-    for batch in tagger._batches(sentences):  # it sorts by len(): lists of forms will do
-        forms_batch = [sentences[i] for i in batch]
-        lengths = torch.tensor([len(forms) for forms in forms_batch])
-        words = torch.zeros(len(batch), int(lengths.max()), dtype=torch.long)
-        form_index = torch.zeros_like(words)
-        distinct: dict[str, int] = {}
-        for row, forms in enumerate(forms_batch):
-            words[row, : len(forms)] = torch.tensor(tagger.vocabs.words.indices(forms))
-            form_index[row, : len(forms)] = torch.tensor([distinct.setdefault(clip_form(f), len(distinct)) for f in forms])
-        chars, char_lengths = encode_forms(list(distinct), tagger.vocabs.chars)
-        batches.append((words, lengths, form_index, chars, char_lengths))
+    for batch in tagger.predictor.batches(sentences):  # it sorts by len(): lists of forms will do
+        encoded = encode_sentences([sentences[i] for i in batch], tagger.vocabs, tagger.bundle.max_word_chars)
+        inputs = collate(encoded.with_characters(tagger.vocabs.chars), range(len(batch)))
+        batches.append(tuple(inputs[name] for name in ("words", "lengths", "form_index", "form_chars", "form_lengths")))
     return batches
 
 

@@ -1,4 +1,4 @@
-"""Build the English model shipped inside the package: tagger/models/en_ewt.safetensors and its card.
+"""Build the English model shipped inside the package: tagger/shipped_models/en_ewt.safetensors and its card.
 
 One command, from the repository root:
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -24,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from tagger.model_file import load_model, save_model
+from tagger.model.model_file import load_model, save_model
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS = REPO / "tagger" / "models"
+MODELS = REPO / "tagger" / "shipped_models"
 TREEBANK = REPO.parent / "shared" / "data" / "ud" / "en_ewt"
 MAX_BYTES = 25_000_000
 NAME = "en_ewt"
@@ -152,21 +153,17 @@ def main() -> None:
 
     if args.from_model:
         source = args.from_model
-        command = f"python scripts/build_english_model.py --from-model {source}"
-        trained_by = training_command(load_model(source).provenance)
-        if trained_by:
-            command = f"{trained_by}\n{command}"
     else:
         run_dir = args.run_dir or REPO / "runs" / "en_ewt_shipped" / time.strftime("%Y-%m-%d_%H-%M-%S")
         source = train(run_dir, args.overrides)
-        command = shlex.join(["python", "scripts/build_english_model.py", *args.overrides])
-        command += "\n# which runs: " + shlex.join(["tagger", "train", "data=en_ewt", f"hydra.run.dir={run_dir}", *args.overrides])
 
     bundle = load_model(source)
-    provenance = {**bundle.provenance, "language": "en", "source_sha256": sha256(source)}
+    # a shipped model rebuilt from itself keeps the hash of the model training wrote
+    provenance = relative_paths({**bundle.provenance, "language": "en",
+                                 "source_sha256": bundle.provenance.get("source_sha256") or sha256(source)})
+    command = build_command(provenance, args.overrides)
     output = args.output_dir / f"{NAME}.safetensors"
     save_model(output, bundle.network, bundle.vocabs, provenance, weights_dtype=torch.float16)
-    output.chmod(0o644)  # safetensors writes owner-only files; a packaged file is for everyone
     if output.stat().st_size > MAX_BYTES:
         sys.exit(f"{output} is {output.stat().st_size / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB budget")
 
@@ -177,12 +174,24 @@ def main() -> None:
     print(json.dumps({"model": str(output), "bytes": output.stat().st_size, "scores": scores, "tokenizer_f1": token_f1}, indent=2))
 
 
-def training_command(provenance: dict) -> str | None:
-    """The `tagger train` command behind a model, as far as its recorded config tells."""
+def relative_paths(value):
+    """Absolute paths in the recorded config, relative to the repository root: no machine's directories in a shipped file."""
+    if isinstance(value, dict):
+        return {key: relative_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [relative_paths(item) for item in value]
+    if isinstance(value, str) and value.startswith("/"):
+        return os.path.relpath(value, REPO)
+    return value
+
+
+def build_command(provenance: dict, overrides: list[str]) -> str:
+    """The commands behind a model, run from the repository root: training, then this script on its output."""
     config = provenance.get("config", {})
-    if not provenance.get("data") or not config.get("run_dir"):
-        return None
-    return f"tagger train data={provenance['data']} hydra.run.dir={config['run_dir']}"
+    run_dir = config.get("run_dir", "RUN_DIR")
+    train = shlex.join(["tagger", "train", f"data={provenance.get('data', 'en_ewt')}", f"hydra.run.dir={run_dir}", *overrides])
+    model = config.get("output_model", f"{run_dir}/model.safetensors")
+    return f"{train}\n" + shlex.join(["python", "scripts/build_english_model.py", "--from-model", model])
 
 
 if __name__ == "__main__":

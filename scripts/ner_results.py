@@ -1,6 +1,6 @@
 """Score finished NER runs on their test sets, check the predictions, and print the README table.
 
-    python scripts/ner_results.py /work/runs/ner/uner_pt_bosque /work/runs/ner/uner_hr_set ...
+    python scripts/ner_results.py runs/ner/uner_pt_bosque runs/ner/uner_hr_set ...
 
 For each run directory (`tagger train experiment=ner data=... hydra.run.dir=RUN`) this tags the
 run's test file with RUN/model.safetensors, writes RUN/test.predicted.conllu, scores it with
@@ -15,7 +15,6 @@ Prints a Markdown table, then one JSON line per run.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 from pathlib import Path
 
@@ -24,9 +23,8 @@ from omegaconf import OmegaConf
 
 from tagger.data.conllu_io import write_conllu
 from tagger.data.iob import to_iob2
-from tagger.data.ner_io import read_data
-from tagger.evaluation import tagging_scores
-from tagger.inference.tagger import Tagger
+from tagger.evaluation.evaluate import evaluate_file
+from tagger.model.model_file import load_model
 
 # Test F1 of XLM-R-large trained in-language, from the Universal NER paper (Mayhew et al., 2024),
 # quoted for reference only: a 560M-parameter pretrained transformer against our CPU BiLSTM.
@@ -47,13 +45,12 @@ def invalid_tags_in_file(path: Path, key: str = "NER") -> tuple[int, int]:
 def score_run(run_dir: Path, seconds: dict[str, float]) -> dict:
     cfg = OmegaConf.load(run_dir / "config.yaml")
     data = OmegaConf.to_container(cfg.data, resolve=True)
-    tagger = Tagger.load(run_dir / "model.safetensors")
-    gold = read_data(data["test"], data["format"], data.get("fields"), data["scheme"], tagger.columns)
-    predicted = tagger.predict(copy.deepcopy(gold))
+    evaluation = evaluate_file(load_model(run_dir / "model.safetensors"), data["test"], data["format"],
+                               data.get("fields"), data["scheme"])
     output = run_dir / "test.predicted.conllu"
     with output.open("w", encoding="utf-8") as stream:
-        write_conllu(predicted, stream)
-    scores = tagging_scores(gold, predicted, tagger.columns)
+        write_conllu(evaluation.predicted, stream)
+    scores = evaluation.scores
     invalid, tokens = invalid_tags_in_file(output)
     recorded = json.loads((run_dir / "scores.json").read_text())
     train_seconds = seconds.get(data["name"], recorded.get("train_seconds"))

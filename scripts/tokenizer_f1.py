@@ -19,7 +19,7 @@ from pathlib import Path
 from tagger.data.conllu_io import Sentence, read_conllu
 from tagger.inference.tokenizer import Tokenizer
 
-DEFAULT_FILE = Path("/work/shared/data/ud/en_ewt/test.conllu")
+DEFAULT_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ud" / "en_ewt" / "test.conllu"
 
 
 def sentence_text(sentence: Sentence) -> str:

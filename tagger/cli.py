@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, ContextManager, NoReturn, TextIO
 
+from tagger.atomic_file import atomic_write
 from tagger.errors import DEBUG_ENV, TaggerError
 
 
@@ -31,48 +32,39 @@ def _train(argv: list[str], debug: bool) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    import copy
-
     from tagger.data.conllu_io import write_conllu
-    from tagger.data.ner_io import guess_format, read_data
-    from tagger.evaluation import tagging_scores
-    from tagger.inference.tagger import Tagger
+    from tagger.data.readers import guess_format
+    from tagger.evaluation.evaluate import evaluate_file
+    from tagger.inference.shipped import resolve_model
+    from tagger.model.model_file import load_model
 
     output = Path(args.output) if args.output else None
     if output and output.exists() and not args.force:
         raise TaggerError(f"--output {output} exists; pass --force to overwrite it")
-    tagger = Tagger.load(args.model)
     fields = args.fields.split(",") if args.fields else None
-    gold = read_data(args.file, args.format or guess_format(args.file), fields, args.scheme, tagger.columns)
-    predicted = tagger.predict(copy.deepcopy(gold))
-    scores = tagging_scores(gold, predicted, tagger.columns)  # span P/R/F1 for entity columns
+    bundle = load_model(resolve_model(args.model))
+    evaluation = evaluate_file(bundle, args.file, args.format or guess_format(args.file), fields, args.scheme)
     if output:
-        with output.open("w", encoding="utf-8") as stream:
-            write_conllu(predicted, stream)
+        with atomic_write(output) as temporary, temporary.open("w", encoding="utf-8") as stream:
+            write_conllu(evaluation.predicted, stream)
     if args.json:
-        print(json.dumps(scores))
+        print(json.dumps(evaluation.scores))
     else:
-        for name, value in scores.items():
+        for name, value in evaluation.scores.items():
             print(f"{name:12s} {value:6.2f}")
     return 0
 
 
 def _tag(args: argparse.Namespace) -> int:
-    from tagger.inference.documents import OUTPUT_FORMATS, read_conllu_stream, read_raw, read_tokenized, text_lines
+    from tagger.inference.documents import OUTPUT_FORMATS, read_input
     from tagger.inference.tagger import Tagger
 
     if args.probabilities and args.output_format == "conllu":
         raise TaggerError("--probabilities needs --output-format json or tsv")
     opened, source = _tag_input(args.input)
-    input_format = args.input_format or ("conllu" if source.endswith(".conllu") else "raw")
     tagger = Tagger.load(args.model, threads=args.threads, language=args.language)
     with opened as stream:
-        if input_format == "conllu":
-            sentences = read_conllu_stream(stream, source)
-        elif input_format == "tokenized":
-            sentences = read_tokenized(text_lines(stream, source))
-        else:
-            sentences = read_raw(text_lines(stream, source), tagger.tokenizer)
+        sentences = read_input(stream, source, args.input_format, lambda: tagger.tokenizer)
         write = OUTPUT_FORMATS[args.output_format]
         try:
             with _tag_output(args.output, args.force) as output:
@@ -98,7 +90,7 @@ def _tag_input(words: list[str]) -> tuple[ContextManager[BinaryIO], str]:
 
 @contextlib.contextmanager
 def _tag_output(path: str | None, force: bool) -> Iterator[TextIO]:
-    """stdout, or a file written next to its destination and renamed into place once complete."""
+    """stdout, or a file that appears whole once tagging is complete."""
     if path is None:
         yield sys.stdout
         sys.stdout.flush()
@@ -106,13 +98,8 @@ def _tag_output(path: str | None, force: bool) -> Iterator[TextIO]:
     output = Path(path)
     if output.exists() and not force:
         raise TaggerError(f"--output {output} exists; pass --force to overwrite it")
-    temporary = output.with_name(output.name + ".part")
-    try:
-        with temporary.open("w", encoding="utf-8", newline="\n") as stream:
-            yield stream
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_write(output) as temporary, temporary.open("w", encoding="utf-8", newline="\n") as stream:
+        yield stream
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-", help="text to tag, a file, or - for stdin (default)")
     tag.add_argument("--model", "-m", default="en_ewt", help="model file or shipped model name (default: en_ewt)")
     tag.add_argument("--input-format", "-i", choices=["raw", "tokenized", "conllu"],
-                     help="raw text, one pre-tokenised sentence a line, or CoNLL-U (default: conllu for *.conllu, else raw)")
+                     help="raw text, one pre-tokenised sentence a line, or CoNLL-U (default: CoNLL-U if the input looks like it, else raw)")
     tag.add_argument("--output-format", "-f", choices=["conllu", "tsv", "json"], default="conllu",
                      help="CoNLL-U, FORM and predicted columns as TSV, or JSON Lines (one sentence a line)")
     tag.add_argument("--output", "-o", help="write here instead of stdout")
@@ -163,15 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         argv.remove("--debug")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    command = argv[0] if argv and argv[0] in ("train", "eval", "tag") else None
+    prefix = f"tagger {command}" if command else "tagger"  # every error: `tagger <command>: error: ...`
     try:
-        if argv and argv[0] == "train":
+        if command == "train":
             return _train(argv[1:], debug)
         args = build_parser().parse_args(argv)
         return {"eval": _eval, "tag": _tag}[args.command](args)
     except TaggerError as error:
         if debug:
             raise
-        print(f"tagger: error: {error}", file=sys.stderr)
+        print(f"{prefix}: error: {error}", file=sys.stderr)
         return 2
     except Exception as error:
         from tagger.training.config_errors import config_error_message
@@ -179,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         message = config_error_message(error)
         if message is None or debug:
             raise
-        print(f"tagger: error: {message}", file=sys.stderr)
+        print(f"{prefix}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

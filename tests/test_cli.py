@@ -59,7 +59,7 @@ def test_malformed_conllu_ends_with_one_line_naming_file_and_line(tmp_path, tiny
     bad.write_text("1\tHello\t_\n")
     result = tagger("eval", str(tiny_model), str(bad))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"tagger: error: {bad}:1: expected 10 tab-separated columns, found 3"
+    assert result.stderr.strip() == f"tagger eval: error: {bad}:1: expected 10 tab-separated columns, found 3"
 
 
 def test_unknown_config_key_is_named(tmp_path):

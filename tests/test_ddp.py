@@ -9,7 +9,7 @@ import pytest
 from conftest import SAMPLE_DEV
 from tagger.data.conllu_io import read_conllu
 from tagger.inference.tagger import Tagger
-from tagger.model_file import load_model
+from tagger.model.model_file import load_model
 from training_runs import dev_scores, run, train_command
 
 

@@ -7,7 +7,7 @@ import itertools
 import torch
 
 from tagger.data.iob import to_iob2
-from tagger.inference.decoding import EntityDecoder, iob2_transitions, viterbi_decode
+from tagger.model.decoding import EntityDecoder, iob2_transitions, viterbi_decode
 
 ITOS = ["<pad>", "<unk>", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
 

@@ -8,7 +8,7 @@ import pytest
 
 from tagger.data.conllu_io import parse_conllu_text
 from tagger.data.iob import Span, detect_scheme, entity_spans, looks_like_entity_tags, to_iob2
-from tagger.data.ner_io import guess_format, read_data
+from tagger.data.readers import guess_format, read_data
 from tagger.errors import DataFormatError, TaggerError
 
 from conftest import DATA

@@ -10,7 +10,7 @@ from seqeval.scheme import IOB2
 
 from tagger.data.conllu_io import Sentence
 from tagger.data.iob import to_iob2
-from tagger.evaluation import entity_label, entity_scores, f1_from_counts, span_counts, tagging_scores
+from tagger.evaluation.metrics import entity_label, entity_scores, f1_from_counts, span_counts, tagging_scores
 
 
 def random_iob2(rng: random.Random, length: int) -> list[str]:

@@ -7,7 +7,7 @@ import torch
 
 from tagger.data.vocab import Vocab, Vocabularies
 from tagger.errors import DataFormatError, TaggerError
-from tagger.model.pretrained import prepare_word_vectors, read_word_vectors
+from tagger.model.word_vectors import prepare_word_vectors, read_word_vectors
 from tagger.model.word_embedding import WordEmbedding
 
 VECTORS = "casa 1.0 0.0 0.0\nLisboa 0.0 1.0 0.0\nrio 0.0 0.0 1.0\nnova 0.5 0.5 0.0\n"
@@ -36,7 +36,7 @@ def test_restricted_vocabulary_keeps_train_words_and_uses_lowercase_vectors(tmp_
     new_vocabs, vectors = prepare_word_vectors(model_config(path), vocabs(["Casa", "Lisboa", "ponte"]))
     assert new_vocabs.words.itos == ["<pad>", "<unk>", "Casa", "Lisboa", "ponte"]
     assert vectors.words == ["casa", "Lisboa"]
-    embedding = WordEmbedding(len(new_vocabs.words), 3)
+    embedding = WordEmbedding(len(new_vocabs.words), 3, word_dropout=0.0)
     assert vectors.initialise(embedding.embedding.weight, new_vocabs.words) == 2
     row = embedding.embedding.weight[new_vocabs.words.index("Casa")]
     assert torch.allclose(row / row.norm(), torch.tensor([1.0, 0.0, 0.0]))  # same direction, rescaled

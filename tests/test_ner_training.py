@@ -13,9 +13,9 @@ from hydra import compose, initialize_config_module
 
 from tagger.cli import main as cli_main
 from tagger.data.iob import to_iob2
-from tagger.data.ner_io import read_data
+from tagger.data.readers import read_data
 from tagger.inference.tagger import Tagger
-from tagger.model_file import load_model
+from tagger.model.model_file import load_model
 
 from conftest import DATA, TINY_MODEL
 

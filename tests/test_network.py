@@ -9,7 +9,7 @@ from tagger.model.char_encoders import CharCNNEncoder, Highway
 from tagger.model.network import TaggerNetwork
 from tagger.model.residual_lstm import ResidualBiLSTM
 
-CLES = {"gru": {"type": "gru", "char_dim": 8, "hidden_size": 6}, "cnn": {"type": "cnn", "char_dim": 8, "filters": 4, "highway_layers": 1}}
+CLES = {"gru": {"type": "gru", "char_dim": 8, "hidden_size": 6}, "cnn": {"type": "cnn", "char_dim": 8, "filters": 4, "kernel_sizes": [1, 2, 3], "highway_layers": 1}}
 
 
 def _network(cle: str) -> TaggerNetwork:
@@ -59,7 +59,7 @@ def test_padding_does_not_change_real_tokens():
 
 
 def test_cnn_ignores_characters_past_the_word_end():
-    encoder = CharCNNEncoder(num_chars=10, char_dim=4, filters=3, highway_layers=1).eval()
+    encoder = CharCNNEncoder(num_chars=10, char_dim=4, filters=3, kernel_sizes=(1, 2, 3, 4, 5), highway_layers=1).eval()
     chars = torch.tensor([[2, 3, 4, 0, 0], [2, 3, 4, 0, 0]])
     with torch.no_grad():
         encoder.embedding.weight[0] = 5.0  # a padding vector that would win the max-pool if it leaked
@@ -76,7 +76,7 @@ def test_highway_starts_close_to_identity():
 
 
 def test_lstm_initialisation_has_forget_bias_one_and_orthogonal_recurrence():
-    encoder = ResidualBiLSTM(6, 4, layers=2)
+    encoder = ResidualBiLSTM(6, 4, layers=2, dropout=0.5)
     lstm = encoder.lstms[0]
     assert torch.all(lstm.bias_ih_l0[4:8] == 1.0) and torch.all(lstm.bias_ih_l0[:4] == 0.0)
     gate = lstm.weight_hh_l0[:4]

@@ -14,10 +14,10 @@ from safetensors.torch import load_file, save_file
 from conftest import SAMPLE_DEV
 from tagger import Tagger
 from tagger.errors import ModelFileError, TaggerError
-from tagger.inference import models
+from tagger.inference import shipped
 from tagger.inference.documents import read_raw
 from tagger.inference.tagger import model_language
-from tagger.model_file import load_model, save_model
+from tagger.model.model_file import load_model, save_model
 
 PREDICTED = {3: "upos", 4: "xpos", 5: "feats"}  # CoNLL-U field index -> column the sample model predicts
 
@@ -32,13 +32,13 @@ def tagger(tiny_model) -> Tagger:
 
 def test_a_shipped_model_loads_by_name(tiny_model, tmp_path, monkeypatch):
     shutil.copy(tiny_model, tmp_path / "tiny_en.safetensors")
-    monkeypatch.setattr(models, "SHIPPED_DIR", tmp_path)
-    assert models.shipped_models() == ["tiny_en"]
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path)
+    assert shipped.shipped_models() == ["tiny_en"]
     assert Tagger.load("tiny_en").columns == ["upos", "xpos", "feats"]
 
 
 def test_an_unknown_name_lists_the_shipped_models(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "SHIPPED_DIR", tmp_path)
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path)
     with pytest.raises(ModelFileError, match="no such model file.*shipped: none"):
         Tagger.load("xx_nothing")
 
@@ -237,10 +237,10 @@ def test_the_language_comes_from_the_model_or_the_caller(tiny_model):
 
 
 def test_the_shipped_english_model_tags_out_of_the_box():
-    assert "en_ewt" in models.shipped_models()
-    card = (models.SHIPPED_DIR / "en_ewt.md").read_text()
+    assert "en_ewt" in shipped.shipped_models()
+    card = (shipped.SHIPPED_DIR / "en_ewt.md").read_text()
     assert "CC BY-SA 4.0" in card and "UD English-EWT" in card and "tagger eval" in card
-    assert (models.SHIPPED_DIR / "en_ewt.safetensors").stat().st_size < 25_000_000
+    assert (shipped.SHIPPED_DIR / "en_ewt.safetensors").stat().st_size < 25_000_000
     tokens = Tagger.load("en_ewt", threads=1).tag("The cats didn't sleep.")[0].tokens
     assert [(t.form, t.upos) for t in tokens] == [
         ("The", "DET"), ("cats", "NOUN"), ("did", "AUX"), ("n't", "PART"), ("sleep", "VERB"), (".", "PUNCT"),

@@ -8,9 +8,9 @@ from collections import Counter, defaultdict
 import pytest
 
 from tagger.data.conllu_io import read_conllu
-from tagger.evaluation import tagging_accuracies
+from tagger.evaluation.metrics import tagging_accuracies
 from tagger.inference.tagger import Tagger
-from tagger.model_file import load_model
+from tagger.model.model_file import load_model
 
 from conftest import SAMPLE_DEV, SAMPLE_TRAIN
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 from conllu.exceptions import ParseException
 from conllu.parser import parse_id_value
@@ -102,7 +102,7 @@ def misc_set(misc: str, key: str, value: str) -> str:
     return "|".join(items)
 
 
-def _decoded_lines(stream: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
+def _decoded_lines(stream: Iterable[bytes], source: str) -> Iterator[tuple[int, str]]:
     """Yield (line number, text) with line ends removed, failing on non-UTF-8 bytes with the line."""
     for number, raw in enumerate(stream, start=1):
         try:
@@ -171,7 +171,7 @@ class _SentenceBuilder:
         return self.sentence
 
 
-def parse_conllu(stream: BinaryIO, source: str, n_columns: int = 10) -> Iterator[Sentence]:
+def parse_conllu(stream: Iterable[bytes], source: str, n_columns: int = 10) -> Iterator[Sentence]:
     """Yield sentences from a binary stream, validating as it goes."""
     builder: _SentenceBuilder | None = None
     number = 0

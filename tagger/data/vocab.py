@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from tagger.data.conllu_io import Sentence
+
 PAD, UNK = "<pad>", "<unk>"
+BOW, EOW = "<bow>", "<eow>"  # begin/end-of-word markers: the first two items of every character vocabulary
 
 
 class Vocab:
@@ -63,3 +66,22 @@ class Vocabularies:
             chars=Vocab(data["chars"]),
             tags={column: Vocab(items) for column, items in data["tags"].items()},
         )
+
+
+def build_vocabularies(sentences: Sequence[Sentence], columns: Sequence[str], min_word_freq: int) -> Vocabularies:
+    """Words seen `min_word_freq` times, every character (most frequent first) and each column's tags."""
+    word_counts: Counter[str] = Counter()
+    char_counts: Counter[str] = Counter()
+    tag_counts: dict[str, Counter[str]] = {column: Counter() for column in columns}
+    for sentence in sentences:
+        word_counts.update(sentence.forms)
+        for column in columns:
+            tag_counts[column].update(sentence.column(column))
+    for form, count in word_counts.items():
+        for char in form:
+            char_counts[char] += count
+    return Vocabularies(
+        words=Vocab.from_counts(word_counts, min_word_freq),
+        chars=Vocab([BOW, EOW] + [c for c, _ in char_counts.most_common()]),
+        tags={column: Vocab.from_counts(counts) for column, counts in tag_counts.items()},
+    )

@@ -7,14 +7,14 @@ are built only when asked for: streaming to CoNLL-U never creates them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from tagger.data.conllu_io import Sentence, parse_conllu
-from tagger.data.ner_io import is_entity_column
+from tagger.data.readers import is_entity_column
 from tagger.errors import DataFormatError, TaggerError
 from tagger.inference.entities import entity_spans
 from tagger.inference.tokenizer import Tokenizer, TokenizedSentence, split_lines_into_sentences
@@ -203,7 +203,7 @@ def read_tokenized(lines: Iterable[str] | Iterable[Sequence[str]]) -> Iterator[T
         yield TaggedSentence(Sentence.from_forms(item))
 
 
-def text_lines(stream: BinaryIO, source: str) -> Iterator[str]:
+def text_lines(stream: Iterable[bytes], source: str) -> Iterator[str]:
     """Lines of a UTF-8 byte stream, line ends kept (offsets index the decoded text); bad bytes name the line."""
     for number, raw in enumerate(stream, start=1):
         try:
@@ -215,9 +215,37 @@ def text_lines(stream: BinaryIO, source: str) -> Iterator[str]:
         yield line
 
 
-def read_conllu_stream(stream: BinaryIO, source: str) -> Iterator[TaggedSentence]:
+def read_conllu_stream(stream: Iterable[bytes], source: str) -> Iterator[TaggedSentence]:
     for sentence in parse_conllu(stream, source):
         yield TaggedSentence(sentence)
+
+
+def read_input(
+    stream: Iterable[bytes], source: str, input_format: str | None, tokenizer: Callable[[], Tokenizer]
+) -> Iterator[TaggedSentence]:
+    """Untagged sentences of a byte stream in `input_format` (raw, tokenized or conllu).
+
+    Without a format (None or "auto") the content decides: CoNLL-U when the first line that is
+    neither blank nor a comment is a CoNLL-U token line, raw text otherwise. `tokenizer` is
+    called only for raw text. The one reader behind `Tagger.tag` and `tagger tag`.
+    """
+    lines: Iterator[bytes] = iter(stream)
+    if input_format in (None, "auto"):
+        head: list[bytes] = []
+        for raw in lines:
+            head.append(raw)
+            text = raw.decode("utf-8", errors="replace").strip()
+            if text and not text.startswith("#"):
+                break
+        input_format = "conllu" if looks_like_conllu(b"".join(head).decode("utf-8", errors="replace")) else "raw"
+        lines = itertools.chain(head, lines)
+    if input_format == "conllu":
+        return read_conllu_stream(lines, source)
+    if input_format == "tokenized":
+        return read_tokenized(text_lines(lines, source))
+    if input_format == "raw":
+        return read_raw(text_lines(lines, source), tokenizer())
+    raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
 
 
 def looks_like_conllu(text: str) -> bool:

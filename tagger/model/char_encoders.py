@@ -9,10 +9,9 @@ from torch import Tensor, nn
 class CharGRUEncoder(nn.Module):
     """Bidirectional GRU over a word's characters; the two final states, concatenated."""
 
-    def __init__(self, num_chars: int, char_dim: int = 64, hidden_size: int = 128, dropout: float = 0.0) -> None:
+    def __init__(self, num_chars: int, char_dim: int, hidden_size: int) -> None:
         super().__init__()
         self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
         self.gru = nn.GRU(char_dim, hidden_size, batch_first=True, bidirectional=True)
         self.output_dim = 2 * hidden_size
         for name, param in self.gru.named_parameters():
@@ -21,7 +20,7 @@ class CharGRUEncoder(nn.Module):
                     nn.init.orthogonal_(gate)
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
-        embedded = self.dropout(self.embedding(chars))
+        embedded = self.embedding(chars)
         packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, final = self.gru(packed)  # [2, n, hidden]
         return torch.cat([final[0], final[1]], dim=-1)
@@ -47,15 +46,13 @@ class CharCNNEncoder(nn.Module):
     def __init__(
         self,
         num_chars: int,
-        char_dim: int = 64,
-        filters: int = 64,
-        kernel_sizes: tuple[int, ...] = (1, 2, 3, 4, 5),
-        highway_layers: int = 2,
-        dropout: float = 0.0,
+        char_dim: int,
+        filters: int,
+        kernel_sizes: tuple[int, ...],
+        highway_layers: int,
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
         self.convs = nn.ModuleList(nn.Conv1d(char_dim, filters, k, padding=k - 1) for k in kernel_sizes)
         self.output_dim = filters * len(kernel_sizes)
         self.highways = nn.Sequential(*(Highway(self.output_dim) for _ in range(highway_layers)))
@@ -63,7 +60,7 @@ class CharCNNEncoder(nn.Module):
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
         inside = (torch.arange(chars.shape[1], device=chars.device)[None, :] < lengths[:, None]).unsqueeze(2)
         # zero past the word end, exactly like the convolution's own padding on the left
-        embedded = (self.dropout(self.embedding(chars)) * inside).transpose(1, 2)  # [n, dim, len]
+        embedded = (self.embedding(chars) * inside).transpose(1, 2)  # [n, dim, len]
         pooled = []
         for conv in self.convs:
             features = torch.relu(conv(embedded))  # [n, filters, len + k - 1]
@@ -81,6 +78,6 @@ def build_char_encoder(config: dict, num_chars: int) -> nn.Module:
     if kind == "gru":
         return CharGRUEncoder(num_chars, **options)
     if kind == "cnn":
-        options["kernel_sizes"] = tuple(options.get("kernel_sizes", (1, 2, 3, 4, 5)))
+        options["kernel_sizes"] = tuple(options["kernel_sizes"])
         return CharCNNEncoder(num_chars, **options)
     raise ValueError(f"unknown character encoder type {kind!r}: use 'gru' or 'cnn'")

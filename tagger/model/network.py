@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from tagger.data.vocab import Vocabularies
 from tagger.model.char_encoders import build_char_encoder
 from tagger.model.residual_lstm import ResidualBiLSTM, SharedDropout
 from tagger.model.word_embedding import WordEmbedding
@@ -15,20 +16,21 @@ from tagger.model.word_embedding import WordEmbedding
 class TaggerNetwork(nn.Module):
     """Plain nn.Module, usable without Lightning. Never sees strings: only id tensors.
 
-    `config` is the `model` section of the training config (a plain dict), so a model file can
-    rebuild the network without running any code named in the file.
+    `config` is the `model` section of the training config (a plain dict, checked by the config
+    schema when training starts), so a model file can rebuild the network without running any
+    code named in the file.
     """
 
     def __init__(self, config: Mapping, num_words: int, num_chars: int, tag_sizes: Mapping[str, int]) -> None:
         super().__init__()
         self.config = dict(config)
-        self.words = WordEmbedding(num_words, config["word_dim"], config.get("word_dropout", 0.0))
+        self.words = WordEmbedding(num_words, config["word_dim"], config["word_dropout"])
         self.cle = build_char_encoder(dict(config["cle"]), num_chars)
         input_dim = config["word_dim"] + self.cle.output_dim
-        self.input_dropout = SharedDropout(config.get("dropout", 0.5))
+        self.input_dropout = SharedDropout(config["dropout"])
         encoder = config["encoder"]
-        self.encoder = ResidualBiLSTM(input_dim, encoder["hidden_size"], encoder["layers"], config.get("dropout", 0.5))
-        self.output_dropout = nn.Dropout(config.get("dropout", 0.5))
+        self.encoder = ResidualBiLSTM(input_dim, encoder["hidden_size"], encoder["layers"], config["dropout"])
+        self.output_dropout = nn.Dropout(config["dropout"])
         self.heads = nn.ModuleDict({column: nn.Linear(self.encoder.output_dim, size) for column, size in tag_sizes.items()})
 
     def embed_forms(self, form_chars: Tensor, form_lengths: Tensor) -> Tensor:
@@ -50,3 +52,8 @@ class TaggerNetwork(nn.Module):
         x = torch.cat([self.words(words), form_embeddings[form_index]], dim=-1)
         hidden = self.output_dropout(self.encoder(self.input_dropout(x), lengths))
         return {column: head(hidden) for column, head in self.heads.items()}
+
+
+def build_network(config: Mapping, vocabs: Vocabularies) -> TaggerNetwork:
+    """The network for `config` (the `model` config section) sized by the vocabularies: one head per tag column."""
+    return TaggerNetwork(config, len(vocabs.words), len(vocabs.chars), {column: len(v) for column, v in vocabs.tags.items()})

@@ -44,7 +44,7 @@ class ResidualBiLSTM(nn.Module):
     into the states of real tokens.
     """
 
-    def __init__(self, input_dim: int, hidden_size: int, layers: int = 2, dropout: float = 0.5) -> None:
+    def __init__(self, input_dim: int, hidden_size: int, layers: int, dropout: float) -> None:
         super().__init__()
         self.output_dim = 2 * hidden_size
         dims = [input_dim] + [self.output_dim] * (layers - 1)

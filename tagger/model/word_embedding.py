@@ -13,7 +13,7 @@ class WordEmbedding(nn.Module):
     probability `word_dropout`, so the network learns to lean on the character embedding
     for rare and unseen words."""
 
-    def __init__(self, num_words: int, dim: int, word_dropout: float = 0.0) -> None:
+    def __init__(self, num_words: int, dim: int, word_dropout: float) -> None:
         super().__init__()
         self.embedding = nn.Embedding(num_words, dim, padding_idx=0)
         nn.init.normal_(self.embedding.weight, std=dim**-0.5)

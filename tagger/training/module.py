@@ -11,9 +11,9 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from tagger.data.vocab import Vocabularies
-from tagger.evaluation import entity_label, f1_from_counts, span_counts
-from tagger.inference.decoding import entity_decoders
-from tagger.model_file import build_network
+from tagger.evaluation.metrics import entity_label, f1_from_counts, span_counts
+from tagger.model.decoding import entity_decoders
+from tagger.model.network import build_network
 
 NETWORK_INPUTS = ("words", "lengths", "form_index", "form_chars", "form_lengths")
 
@@ -36,10 +36,13 @@ class TaggerModule(pl.LightningModule):
         model: dict,
         vocabs: dict,
         optimizer: Callable,
-        warmup_steps: int = 500,
-        final_lr_ratio: float = 0.01,
-        label_smoothing: float = 0.0,
+        warmup_steps: int,
+        final_lr_ratio: float,
+        label_smoothing: float,
     ) -> None:
+        """`model` is the checked `model` config section and `vocabs` the vocabularies as a dict (both
+        are saved as hyper-parameters, so a checkpoint rebuilds the module); `optimizer` builds the
+        optimizer from the parameters."""
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"])
         self.vocabs = Vocabularies.from_dict(vocabs)

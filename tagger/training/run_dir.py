@@ -22,6 +22,14 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+# Keys that configs saved by earlier versions lack, with the values those runs were built with.
+LEGACY_KEYS = {
+    "model.max_word_chars": 32,
+    "data.format": "conllu",
+    "data.fields": None,
+    "data.scheme": "auto",
+    "data.language": None,
+}
 
 
 def prepare_run(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
@@ -41,7 +49,7 @@ def prepare_run(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
         raise TaggerError(f"resume={cfg.resume}: no {LAST_CHECKPOINT} there to resume from")
     saved = run_dir / CONFIG_FILE
     if saved.is_file():
-        cfg = _apply_overrides(OmegaConf.load(saved), _command_line_overrides())
+        cfg = _apply_overrides(_with_legacy_keys(OmegaConf.load(saved)), _command_line_overrides())
     else:  # a run from before config.yaml was written: trust the command line
         log.warning("%s has no %s: resuming with the config of this command line", run_dir, CONFIG_FILE)
         cfg.run_dir = str(run_dir)
@@ -50,6 +58,13 @@ def prepare_run(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
         cfg.logger.version = datetime.now().strftime("resumed_%Y-%m-%d_%H-%M-%S")
     log.info("resuming %s from %s", run_dir, checkpoint)
     return cfg, checkpoint
+
+
+def _with_legacy_keys(cfg: DictConfig) -> DictConfig:
+    for key, value in LEGACY_KEYS.items():
+        if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
+            OmegaConf.update(cfg, key, value, force_add=True)
+    return cfg
 
 
 @rank_zero_only

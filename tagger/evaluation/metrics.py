@@ -13,7 +13,7 @@ from seqeval.scheme import IOB2
 
 from tagger.data.conllu_io import MISC_PREFIX, Sentence
 from tagger.data.iob import entity_spans
-from tagger.data.ner_io import is_entity_column
+from tagger.data.readers import is_entity_column
 
 METRIC_NAMES = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats"}
 

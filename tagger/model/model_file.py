@@ -1,26 +1,30 @@
 """The portable model file: one safetensors file whose header metadata holds JSON.
 
-Weights are safetensors; the network config, vocabularies and provenance are JSON strings in
-the safetensors metadata. Nothing is unpickled, so a downloaded model cannot run code.
+Weights are safetensors; the network config, vocabularies, encoding constants and provenance
+are JSON strings in the safetensors metadata. Nothing is unpickled, so a downloaded model
+cannot run code.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from tagger.atomic_file import atomic_write
 from tagger.data.vocab import Vocabularies
 from tagger.errors import ModelFileError
-from tagger.model.network import TaggerNetwork
+from tagger.model.encoding import DEFAULT_MAX_WORD_CHARS
+from tagger.model.network import TaggerNetwork, build_network
 
 FORMAT_NAME = "tagger-model"
 FORMAT_VERSION = 1
+# Config keys added after files of this format were first written, with the values those files were trained with.
+LEGACY_CONFIG = {"max_word_chars": DEFAULT_MAX_WORD_CHARS}
 
 
 @dataclass
@@ -32,9 +36,9 @@ class ModelBundle:
     columns: list[str]
     provenance: dict
 
-
-def build_network(config: dict, vocabs: Vocabularies) -> TaggerNetwork:
-    return TaggerNetwork(config, len(vocabs.words), len(vocabs.chars), {c: len(v) for c, v in vocabs.tags.items()})
+    @property
+    def max_word_chars(self) -> int:
+        return self.network.config["max_word_chars"]
 
 
 def save_model(
@@ -44,13 +48,12 @@ def save_model(
     provenance: dict | None = None,
     weights_dtype: torch.dtype | None = None,
 ) -> Path:
-    """Write atomically (temporary file, then rename) so a crash never leaves half a model.
+    """Write the model file whole or not at all.
 
     `weights_dtype=torch.float16` halves the file (shipped models); loading copies the weights
     into the float32 network, so inference is unchanged apart from the rounding.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
@@ -62,15 +65,12 @@ def save_model(
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in network.state_dict().items()}
     if weights_dtype is not None:
         tensors = {name: t.to(weights_dtype) if t.is_floating_point() else t for name, t in tensors.items()}
-    temporary = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(temporary), metadata=metadata)
-    os.replace(temporary, path)
+    with atomic_write(path) as temporary:
+        save_file(tensors, str(temporary), metadata=metadata)
     return path
 
 
 def read_metadata(path: Path) -> dict[str, str]:
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
@@ -108,7 +108,7 @@ def load_model(path: str | Path) -> ModelBundle:
         raise ModelFileError(f"{path}: no such model file")
     metadata = read_metadata(path)
     try:
-        config = json.loads(metadata["config"])
+        config = {**LEGACY_CONFIG, **json.loads(metadata["config"])}
         vocabs = Vocabularies.from_dict(json.loads(metadata["vocabs"]))
         provenance = json.loads(metadata.get("provenance", "{}"))
         network = build_network(config, vocabs)

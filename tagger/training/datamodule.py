@@ -1,21 +1,23 @@
-"""LightningDataModule: reads the data files (CoNLL-U, UNER or column files), owns the vocabularies and serves batches."""
+"""LightningDataModule: reads the data files (CoNLL-U, UNER or column files), owns the vocabularies and serves batches
+(encoded and bucketed by `tagger.model`, the same way inference does)."""
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from tagger.data.batching import EncodedCorpus, TokenBudgetBatchSampler, build_vocabularies, collate, encode_corpus
 from tagger.data.conllu_io import Sentence
-from tagger.data.ner_io import read_data
-from tagger.data.vocab import Vocabularies
+from tagger.data.readers import read_data
+from tagger.data.vocab import Vocabularies, build_vocabularies
 from tagger.errors import DataFormatError, TaggerError
+from tagger.model.bucketing import TokenBudgetBatchSampler
+from tagger.model.encoding import EncodedSentences, collate, encode_sentences
+from tagger.training.config_schema import DataConfig
 
 log = logging.getLogger(__name__)
 
@@ -25,40 +27,19 @@ class _Indices(list):
 
 
 class TaggingDataModule(pl.LightningDataModule):
-    def __init__(
-        self,
-        train: str,
-        dev: str | None,
-        test: str | None = None,
-        columns: Sequence[str] = ("upos", "xpos", "feats"),
-        min_word_freq: int = 2,
-        max_tokens: int = 2500,
-        eval_max_tokens: int = 8000,
-        seed: int = 0,
-        name: str | None = None,
-        format: str = "conllu",
-        fields: Sequence[str] | None = None,
-        scheme: str = "auto",
-        language: str | None = None,
-    ) -> None:
-        """`format` is conllu, uner or columns; `fields` names a column file's columns; `scheme` is
-        the entity tag scheme of the files (auto, iob1, iob2, bioes), read into IOB2. `language`
-        (an ISO code) is recorded in the model so raw text gets that language's tokenizer."""
+    """Train/dev/test files as encoded corpora, served in token-budgeted, length-bucketed batches."""
+
+    def __init__(self, config: DataConfig, max_word_chars: int, seed: int) -> None:
+        """`config` is the checked `data` section; `max_word_chars` is the model's encoding constant."""
         super().__init__()
-        self.paths = {"train": train, "dev": dev, "test": test}
-        self.format, self.fields, self.scheme = format, fields, scheme
-        self.language = language
-        self.columns = list(columns)
-        if not self.columns:
-            raise TaggerError("data.columns is empty: name at least one column to tag (e.g. [upos])")
-        self.min_word_freq = min_word_freq
-        self.max_tokens = max_tokens
-        self.eval_max_tokens = eval_max_tokens
+        self.config = config
+        self.paths = {"train": config.train, "dev": config.dev, "test": config.test}
+        self.columns = list(config.columns)
+        self.max_word_chars = max_word_chars
         self.seed = seed
-        self.name = name
         self.vocabs: Vocabularies | None = None
         self.sentences: dict[str, list[Sentence]] = {}
-        self.corpora: dict[str, EncodedCorpus] = {}
+        self.corpora: dict[str, EncodedSentences] = {}
         self._train_sampler: TokenBudgetBatchSampler | None = None
         self._resume_state: dict[str, int] = {}
 
@@ -69,7 +50,8 @@ class TaggingDataModule(pl.LightningDataModule):
                 raise TaggerError(f"data.{split} is not set")
             if not Path(path).is_file():
                 raise DataFormatError(str(path), None, f"data.{split}: no such file")
-            self.sentences[split] = read_data(path, self.format, self.fields, self.scheme, self.columns)
+            config = self.config
+            self.sentences[split] = read_data(path, config.format, config.fields, config.scheme, self.columns)
             self._check_columns(split)
         return self.sentences[split]
 
@@ -84,14 +66,17 @@ class TaggingDataModule(pl.LightningDataModule):
     def build_vocabularies(self) -> Vocabularies:
         """Vocabularies come from train alone, before the network is built (it needs their sizes)."""
         if self.vocabs is None:
-            self.vocabs = build_vocabularies(self._read("train"), self.columns, self.min_word_freq)
+            self.vocabs = build_vocabularies(self._read("train"), self.columns, self.config.min_word_freq)
             sizes = ", ".join(f"{c} {len(v)}" for c, v in self.vocabs.tags.items())
             log.info("vocabularies: %d words, %d chars; tags: %s", len(self.vocabs.words), len(self.vocabs.chars), sizes)
         return self.vocabs
 
-    def corpus(self, split: str) -> EncodedCorpus:
+    def corpus(self, split: str) -> EncodedSentences:
         if split not in self.corpora:
-            self.corpora[split] = encode_corpus(self._read(split), self.build_vocabularies(), self.columns)
+            sentences, vocabs = self._read(split), self.build_vocabularies()
+            tags = {column: [sentence.column(column) for sentence in sentences] for column in self.columns}
+            encoded = encode_sentences([sentence.forms for sentence in sentences], vocabs, self.max_word_chars, tags)
+            self.corpora[split] = encoded.with_characters(vocabs.chars)
         return self.corpora[split]
 
     def setup(self, stage: str | None = None) -> None:
@@ -105,8 +90,8 @@ class TaggingDataModule(pl.LightningDataModule):
         corpus = self.corpus(split)
         trainer = self.trainer
         sampler = TokenBudgetBatchSampler(
-            corpus.lengths,
-            self.max_tokens if shuffle else self.eval_max_tokens,
+            corpus.lengths.tolist(),
+            self.config.max_tokens if shuffle else self.config.eval_max_tokens,
             shuffle=shuffle,
             seed=self.seed,
             num_replicas=trainer.world_size if trainer else 1,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tagger.errors import ModelFileError
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
 
 
 def shipped_models() -> list[str]:

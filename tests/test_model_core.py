@@ -1,0 +1,61 @@
+"""The shared core: one package layout, one evaluate path, encoding constants that travel in the model file."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from conftest import SAMPLE_DEV
+from tagger.evaluation.evaluate import evaluate_file
+from tagger.model.model_file import load_model
+from tagger.training.run_dir import _with_legacy_keys
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tagger"
+
+
+def _imports(package: str) -> set[str]:
+    found = set()
+    for path in (PACKAGE / package).rglob("*.py"):
+        found.update(re.findall(r"^\s*(?:from|import) (tagger\.\w+)", path.read_text(), re.M))
+    return found
+
+
+def test_training_and_inference_are_peers_that_never_import_each_other():
+    assert "tagger.inference" not in _imports("training")
+    assert "tagger.training" not in _imports("inference")
+    assert not {"tagger.training", "tagger.inference", "tagger.evaluation"} & _imports("model")
+    assert _imports("data") <= {"tagger.data", "tagger.errors"}  # records and files only
+
+
+def test_model_files_record_their_encoding_constants(tiny_model):
+    with safe_open(str(tiny_model), framework="pt") as handle:
+        config = json.loads(handle.metadata()["config"])
+    assert config["max_word_chars"] == 32
+    assert load_model(tiny_model).max_word_chars == 32
+
+
+def test_model_files_written_before_the_constants_were_recorded_still_load(tiny_model, tmp_path):
+    with safe_open(str(tiny_model), framework="pt") as handle:
+        metadata = handle.metadata()
+    config = json.loads(metadata["config"])
+    del config["max_word_chars"]
+    old = tmp_path / "old.safetensors"
+    save_file(load_file(str(tiny_model)), str(old), metadata={**metadata, "config": json.dumps(config)})
+    assert load_model(old).max_word_chars == 32
+
+
+def test_end_of_training_and_tagger_eval_score_through_one_path(tiny_model):
+    recorded = json.loads((tiny_model.parent / "scores.json").read_text())["dev"]
+    assert evaluate_file(load_model(tiny_model), SAMPLE_DEV).scores == recorded
+
+
+def test_configs_saved_by_earlier_versions_get_the_values_they_were_built_with():
+    saved = OmegaConf.create({"model": {"word_dim": 8}, "data": {"name": "en_ewt", "format": "uner"}})
+    migrated = _with_legacy_keys(saved)
+    assert migrated.model.max_word_chars == 32 and migrated.data.scheme == "auto" and migrated.data.fields is None
+    assert migrated.data.format == "uner"  # what the run saved wins
