@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Install everything, train a small model on the sample the repository carries, then tag with it.
+# Install everything; tag a sentence with the shipped English model; then train your own small
+# model on the sample shipped in the package, evaluate it and tag the same sentence with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+sentence="The quick brown fox jumps over the lazy dog. It didn't stop."
+
+echo "== The shipped English model (UD English-EWT, test UPOS 95.80):"
+echo "$sentence" | tagger tag --output-format tsv -
+
+echo "== How to train your own: 15 epochs on a 400-sentence sample (a toy: expect mistakes)"
 run_dir="runs/demo/$(date +%Y%m%d-%H%M%S)"
 tagger train data=sample trainer.max_epochs=15 "hydra.run.dir=$run_dir"
-tagger eval "$run_dir/model.safetensors" tests/data/en_sample_dev.conllu
-echo "The quick brown fox jumps over the lazy dog. It didn't stop." |
-  tagger tag --model "$run_dir/model.safetensors" --output-format tsv -
+tagger eval "$run_dir/model.safetensors" tagger/samples/en_sample_dev.conllu
+echo "$sentence" | tagger tag --model "$run_dir/model.safetensors" --output-format tsv -

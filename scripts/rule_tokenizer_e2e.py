@@ -1,8 +1,9 @@
 """The rule tokenizer on raw treebank text, scored the CoNLL 2018 way: Tokens, Sentences, Words F1 as JSON.
 
 Each test file's raw text (rebuilt from `# text`, `SpaceAfter=No` and `# newpar`/`# newdoc`) goes
-through `Tokenizer(language)` and the result is aligned to the gold file by characters. This is
-the baseline a learned segmenter has to beat, treebank by treebank.
+through `Tokenizer(language)` the way `tagger tag` reads raw text (line by line, paragraphs at
+blank lines) and the result is aligned to the gold file by characters. This is the baseline a
+learned segmenter has to beat, treebank by treebank.
 
     python scripts/rule_tokenizer_e2e.py [--data ../shared/data/ud] [--split test]
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from tagger.data.conllu_io import Sentence, read_conllu
 from tagger.data.raw_text import raw_text
 from tagger.evaluation.conll18 import evaluate_conll18
-from tagger.inference.documents import from_tokenized
+from tagger.inference.documents import read_raw
 from tagger.inference.tokenizer import Tokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ud"  # ../shared/data/ud from the repo root
@@ -27,7 +28,7 @@ REPORTED = ("Tokens", "Sentences", "Words")
 
 
 def tokenized_sentences(text: str, language: str) -> list[Sentence]:
-    return [from_tokenized(sentence).sentence for sentence in Tokenizer(language).tokenize(text)]
+    return [tagged.sentence for tagged in read_raw(text.splitlines(keepends=True), Tokenizer(language))]
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, ContextManager, NoReturn, TextIO
 
@@ -59,33 +59,57 @@ def _tag(args: argparse.Namespace) -> int:
     from tagger.inference.documents import OUTPUT_FORMATS, read_input
     from tagger.inference.tagger import Tagger
 
-    if args.probabilities and args.output_format == "conllu":
-        raise TaggerError("--probabilities needs --output-format json or tsv")
-    opened, source = _tag_input(args.input)
+    if (args.probabilities or args.top_k) and args.output_format == "conllu":
+        raise TaggerError(f"{'--probabilities' if args.probabilities else '--top-k'} needs --output-format json or tsv")
+    inputs = _tag_inputs(args.input)
     tagger = Tagger.load(args.model, threads=args.threads, language=args.language)
-    with opened as stream:
-        sentences = read_input(stream, source, args.input_format, lambda: tagger.tokenizer)
-        write = OUTPUT_FORMATS[args.output_format]
-        try:
-            with _tag_output(args.output, args.force) as output:
-                for sentence in tagger.tag_stream(sentences, args.probabilities):
-                    output.write(write(sentence))
-        except BrokenPipeError:  # `tagger tag ... | head`: the reader has gone, not an error
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    write = OUTPUT_FORMATS[args.output_format]
+    try:
+        with _tag_output(args.output, args.force) as output:
+            for opened, source, size in inputs:  # several files: one after another, into the one output
+                with opened as stream, _progress(source, size) as progress:
+                    lines = (progress(line) for line in stream)
+                    sentences = read_input(lines, source, args.input_format, lambda: tagger.tokenizer)
+                    for sentence in tagger.tag_stream(sentences, args.probabilities, top_k=args.top_k):
+                        output.write(write(sentence))
+    except BrokenPipeError:  # `tagger tag ... | head`: the reader has gone, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
-def _tag_input(words: list[str]) -> tuple[ContextManager[BinaryIO], str]:
-    """(binary stream, name): stdin for none or "-", an existing file, or the arguments as text."""
+def _tag_inputs(words: list[str]) -> list[tuple[ContextManager[BinaryIO], str, int | None]]:
+    """(binary stream, name, size in bytes) of each input: stdin for none or "-", the files named, or
+    the arguments as one text. Arguments are files or text, never a mix."""
     import io
 
     if not words or words == ["-"]:
-        return contextlib.nullcontext(sys.stdin.buffer), "<stdin>"
-    if len(words) == 1 and Path(words[0]).is_file():
-        return open(words[0], "rb"), words[0]
-    if len(words) == 1 and Path(words[0]).suffix in (".txt", ".conllu", ".tsv"):
+        return [(contextlib.nullcontext(sys.stdin.buffer), "<stdin>", None)]
+    files = [Path(word) for word in words]
+    if all(path.is_file() for path in files):
+        return [(path.open("rb"), str(path), path.stat().st_size) for path in files]
+    if any(path.is_file() for path in files):
+        missing = next(str(path) for path in files if not path.is_file())
+        raise TaggerError(f"{missing}: no such file (the other arguments are files; text to tag goes alone, or on stdin)")
+    if len(words) == 1 and files[0].suffix in (".txt", ".conllu", ".tsv"):
         raise TaggerError(f"{words[0]}: no such file (to tag this as text, pipe it on stdin)")
-    return io.BytesIO(" ".join(words).encode("utf-8")), "<text>"
+    text = " ".join(words).encode("utf-8")
+    return [(io.BytesIO(text), "<text>", len(text))]
+
+
+@contextlib.contextmanager
+def _progress(source: str, size: int | None) -> Iterator[Callable[[bytes], bytes]]:
+    """A progress bar on stderr by bytes read, when stderr is a terminal; nothing otherwise (logs, pipes)."""
+    if not sys.stderr.isatty():
+        yield lambda line: line
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=size, desc=Path(source).name, unit="B", unit_scale=True, file=sys.stderr, leave=False) as bar:
+        def advance(line: bytes) -> bytes:
+            bar.update(len(line))
+            return line
+
+        yield advance
 
 
 @contextlib.contextmanager
@@ -102,6 +126,21 @@ def _tag_output(path: str | None, force: bool) -> Iterator[TextIO]:
         yield stream
 
 
+def _version(verbose: bool) -> int:
+    from tagger import __version__
+
+    print(f"tagger {__version__}")
+    if verbose:
+        import torch
+
+        from tagger.inference.shipped import SHIPPED_DIR, shipped_models
+
+        print(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+        print(f"python {sys.version.split()[0]}")
+        print(f"shipped models: {', '.join(shipped_models()) or 'none'} in {SHIPPED_DIR}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes end in one line, like every other error; --help shows the usage."""
 
@@ -112,6 +151,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tagger", description="Sequence tagging with character-level word embeddings.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument("--version", action="store_true", help="print the version (with -v: torch and the shipped models too)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="with --version: more detail")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
         "train",
@@ -122,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", help="model file or shipped model name")
     evaluate.add_argument("file", help="gold file")
     evaluate.add_argument("--format", choices=["conllu", "uner", "columns"],
-                          help="format of the gold file (default: by extension: .iob2 uner, .conll/.bio/.txt/.tsv columns, else conllu)")
+                          help="format of the gold file (default: by its content: CoNLL-U, UNER (5 columns) or a column file)")
     evaluate.add_argument("--fields", help="columns of a column file, comma-separated (default form,ner; CoNLL-2003: form,xpos,chunk,ner)")
     evaluate.add_argument("--scheme", default="auto", choices=["auto", "iob1", "iob2", "bioes"],
                           help="entity tag scheme of the file, read into IOB2 (default: auto)")
@@ -130,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     tag = commands.add_parser("tag", help="tag raw text, pre-tokenised text or CoNLL-U (streams stdin to stdout)")
-    tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-", help="text to tag, a file, or - for stdin (default)")
+    tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-",
+                     help="text to tag, one or more files (tagged in order into one output), or - for stdin (default)")
     tag.add_argument("--model", "-m", default="en_ewt", help="model file or shipped model name (default: en_ewt)")
     tag.add_argument("--input-format", "-i", choices=["raw", "tokenized", "conllu"],
                      help="raw text, one pre-tokenised sentence a line, or CoNLL-U (default: CoNLL-U if the input looks like it, else raw)")
@@ -139,8 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--output", "-o", help="write here instead of stdout")
     tag.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     tag.add_argument("--probabilities", action="store_true", help="add each predicted tag's probability (json, tsv)")
+    tag.add_argument("--top-k", type=int, default=0, metavar="K", help="add each word's K most probable tags per column (json, tsv)")
     tag.add_argument("--threads", type=int, help="torch CPU threads (default: every core)")
-    tag.add_argument("--language", help="tokenizer rules for raw text, e.g. en (default: the model's language)")
+    tag.add_argument("--language", help="ISO 639 code of the text: tokenizer rules for raw text, e.g. en (default: the model's language)")
     return parser
 
 
@@ -155,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "train":
             return _train(argv[1:], debug)
+        if "--version" in argv and command is None:
+            return _version(verbose="-v" in argv or "--verbose" in argv)
         args = build_parser().parse_args(argv)
         return {"eval": _eval, "tag": _tag}[args.command](args)
     except TaggerError as error:

@@ -10,8 +10,9 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
 DATA = Path(__file__).parent / "data"
-SAMPLE_TRAIN = DATA / "en_sample_train.conllu"
-SAMPLE_DEV = DATA / "en_sample_dev.conllu"
+SAMPLES = Path(__file__).resolve().parent.parent / "tagger" / "samples"  # shipped with the package
+SAMPLE_TRAIN = SAMPLES / "en_sample_train.conllu"
+SAMPLE_DEV = SAMPLES / "en_sample_dev.conllu"
 
 # Small enough to train in seconds on 2 CPU cores, big enough to learn the sample.
 TINY_MODEL = [

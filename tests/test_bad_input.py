@@ -108,7 +108,9 @@ def test_a_bom_or_crlf_line_ends_read_like_the_plain_file(capsys, tmp_path, tiny
 # -- column and UNER files (NER readers) -----------------------------------------------------
 
 BAD_COLUMNS = [
-    pytest.param("x.conll", b"EU\tB-ORG\nrejects\tO\textra\n", "columns", "2: expected 2 columns (form ner), found 3", id="extra-column"),
+    pytest.param("x.conll", b"EU\tB-ORG\nrejects\tO\textra\n", "columns", "2: expected 2 columns (form ner), found 3 (read as "
+                 "a column file; --format or data.format names another format, --fields or data.fields the columns)",
+                 id="extra-column"),
     pytest.param("x.conll", b"EU\tX-ORG\n", "columns", "1: bad entity tag 'X-ORG' in misc:NER: expected O or B-, I-, E-, S- "
                  "followed by a type", id="bad-entity-tag"),
     pytest.param("x.conll", b"EU\tB-ORG\n\xff\tO\n", "columns", "2: not valid UTF-8 (byte 0xff at column 1)", id="bad-utf8"),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tagger.data.conllu_io import read_conllu
 from tagger.data.lemma_rules import IDENTITY, LemmaRules, apply_rule, derive_rule, lemmatise
 
-SAMPLE = Path(__file__).parent / "data" / "en_sample_train.conllu"
+SAMPLE = Path(__file__).resolve().parent.parent / "tagger" / "samples" / "en_sample_train.conllu"
 
 # Characters that stress casing (no single-character case partner, or a two-character one),
 # the separators, and the characters the rule format escapes.

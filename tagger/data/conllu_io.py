@@ -34,6 +34,7 @@ class Sentence:
     word_rows: list[int] = field(default_factory=list)
     line: int | None = None  # line number of the sentence's first line in its source
     probabilities: dict[str, list[float]] = field(default_factory=dict)  # per column, filled by a tagger
+    top_k: dict[str, list[list[tuple[str, float]]]] = field(default_factory=dict)  # per column and word, on request
 
     @classmethod
     def from_forms(cls, forms: Iterable[str]) -> Sentence:

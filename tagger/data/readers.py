@@ -9,7 +9,9 @@ IOB2 here (see `tagger.data.iob`), once, so the rest of the code sees one scheme
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,11 +29,27 @@ UNER_FIELDS = ("id", "form", "ner", "aux", "annotator")
 DOCSTART = "-DOCSTART-"
 _SKIP = ("_", "-")
 _EXTENSIONS = {".iob2": "uner", ".conll": "columns", ".bio": "columns", ".txt": "columns", ".tsv": "columns"}
+_TOKEN_ID = re.compile(r"\d+(?:-\d+|\.\d+)?")
 
 
 def guess_format(path: str | Path) -> str:
-    """The format a file's extension suggests: .iob2 is UNER, .conll/.bio/.txt/.tsv columns, else CoNLL-U."""
-    return _EXTENSIONS.get(Path(str(path)).suffix.lower(), "conllu")
+    """The format of a data file: CoNLL-U or UNER when its first token line says so (ten or five
+    tab-separated fields led by a CoNLL-U ID), whatever the file is called; otherwise its
+    extension: .iob2 is UNER, .conll/.bio/.txt/.tsv columns, anything else CoNLL-U (so a broken
+    CoNLL-U file gets CoNLL-U's error messages)."""
+    by_extension = _EXTENSIONS.get(Path(str(path)).suffix.lower(), "conllu")
+    if str(path) == "-" or not Path(str(path)).is_file():
+        return by_extension
+    with open(path, "rb") as stream:
+        for raw in itertools.islice(stream, 1000):
+            line = raw.decode("utf-8", errors="replace").strip("\r\n\ufeff")
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            if _TOKEN_ID.fullmatch(fields[0]) and len(fields) in (10, len(UNER_FIELDS)):
+                return "conllu" if len(fields) == 10 else "uner"
+            break
+    return by_extension
 
 
 def field_target(name: str) -> str | None:
@@ -80,7 +98,8 @@ def parse_columns(stream: BinaryIO, source: str, fields: Sequence[str]) -> Itera
             continue
         if len(values) != len(fields):
             raise DataFormatError(
-                source, number, f"expected {len(fields)} columns ({' '.join(fields)}), found {len(values)}"
+                source, number, f"expected {len(fields)} columns ({' '.join(fields)}), found {len(values)} "
+                "(read as a column file; --format or data.format names another format, --fields or data.fields the columns)"
             )
         if not values[form]:
             raise DataFormatError(source, number, "empty form")

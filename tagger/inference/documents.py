@@ -23,11 +23,23 @@ INPUT_FORMATS = ("raw", "tokenized", "conllu")
 _CONLLU_ID = re.compile(r"\d+(?:-\d+|\.\d+)?")
 
 
+@dataclass(frozen=True, slots=True)
+class MultiwordToken:
+    """A surface token that stands for several syntactic words (*can't* = *ca* + *n't*, *du* = *de* + *le*)."""
+
+    id: str  # the CoNLL-U range, e.g. "2-3"
+    form: str
+    start: int | None = None  # offsets into raw input, when known
+    end: int | None = None
+
+
 @dataclass(slots=True)
 class TaggedToken:
     """One syntactic word: its form, predicted columns, offsets into raw input and, on request, probabilities.
 
-    Columns read as attributes or items: `token.upos`, `token["misc:NER"]`.
+    Columns read as attributes or items: `token.upos`, `token["misc:NER"]`. `probabilities` holds,
+    per column, the probability the model gives the predicted tag; `top_k`, per column, the k most
+    probable tags with theirs (see `Tagger.tag`).
     """
 
     id: int
@@ -36,6 +48,8 @@ class TaggedToken:
     start: int | None = None
     end: int | None = None
     probabilities: dict[str, float] | None = None
+    top_k: dict[str, list[tuple[str, float]]] | None = None
+    multiword: MultiwordToken | None = None  # the surface token this word is part of, if any
 
     def __getitem__(self, column: str) -> str:
         return self.tags[column]
@@ -45,6 +59,19 @@ class TaggedToken:
             return self.tags[name]
         raise AttributeError(f"{type(self).__name__} has no attribute or predicted column {name!r}")
 
+    @property
+    def lemma(self) -> str | None:
+        """The predicted lemma; None for a model that does not lemmatise."""
+        return self.tags.get("lemma")
+
+    @property
+    def features(self) -> dict[str, str]:
+        """FEATS as a dict (`{"Number": "Plur", "Person": "3"}`); empty for `_` or a model without FEATS."""
+        feats = self.tags.get("feats", "_")
+        if feats in ("_", ""):
+            return {}
+        return dict(item.partition("=")[::2] for item in feats.split("|"))
+
     def to_dict(self) -> dict:
         data: dict = {"id": self.id, "form": self.form}
         if self.start is not None:
@@ -52,17 +79,23 @@ class TaggedToken:
         data.update(self.tags)
         if self.probabilities is not None:
             data["probabilities"] = self.probabilities
+        if self.top_k is not None:
+            data["top_k"] = {column: [[tag, p] for tag, p in ranked] for column, ranked in self.top_k.items()}
         return data
 
 
 @dataclass(slots=True)
 class TaggedSentence:
-    """A sentence record, which columns the tagger fills, and (for raw text) each word's offsets."""
+    """A sentence record, which columns the tagger fills, and (for raw text) each word's offsets.
+
+    Iterating gives its words (`for token in sentence`); `tokens` is built once, on first use.
+    """
 
     sentence: Sentence
     columns: Sequence[str] = ()
     spans: list[tuple[int, int]] | None = None  # per word, [start, end) into the raw input
     multiword_spans: dict[int, tuple[int, int]] = field(default_factory=dict)  # per range row
+    _tokens: list[TaggedToken] | None = field(default=None, repr=False)
 
     @property
     def text(self) -> str | None:
@@ -73,15 +106,38 @@ class TaggedSentence:
 
     @property
     def tokens(self) -> list[TaggedToken]:
+        if self._tokens is None:
+            self._tokens = self._build_tokens()
+        return self._tokens
+
+    def __iter__(self) -> Iterator[TaggedToken]:
+        return iter(self.tokens)
+
+    def _build_tokens(self) -> list[TaggedToken]:
         sentence = self.sentence
         values = {column: sentence.column(column) for column in self.columns}
-        probabilities = sentence.probabilities
+        probabilities, top_k = sentence.probabilities, sentence.top_k
+        multiword = {word: token for token in self.multiword_tokens for word in _range(token.id)}
         tokens = []
         for i, form in enumerate(sentence.forms):
             start, end = self.spans[i] if self.spans else (None, None)
-            probs = {c: probabilities[c][i] for c in probabilities} if probabilities else None
-            tokens.append(TaggedToken(i + 1, form, {c: v[i] for c, v in values.items()}, start, end, probs))
+            tokens.append(TaggedToken(
+                i + 1, form, {c: v[i] for c, v in values.items()}, start, end,
+                {c: probabilities[c][i] for c in probabilities} if probabilities else None,
+                {c: top_k[c][i] for c in top_k} if top_k else None,
+                multiword.get(i + 1),
+            ))
         return tokens
+
+    @property
+    def multiword_tokens(self) -> list[MultiwordToken]:
+        """The sentence's multiword tokens (CoNLL-U range lines), with offsets for raw text."""
+        found = []
+        for row in self.sentence.rows:
+            if "-" in row[0]:
+                start, end = self.multiword_spans.get(int(row[0].partition("-")[0]), (None, None))
+                found.append(MultiwordToken(row[0], row[1], start, end))
+        return found
 
     @property
     def entities(self) -> list[dict]:
@@ -109,13 +165,10 @@ class TaggedSentence:
         data["tokens"] = [token.to_dict() for token in self.tokens]
         if self._entity_columns():  # a NER model lists its spans, even when there are none
             data["entities"] = self.entities
-        multiword = []
-        for row in self.sentence.rows:
-            if "-" in row[0]:
-                entry: dict = {"id": row[0], "form": row[1]}
-                if span := self.multiword_spans.get(int(row[0].partition("-")[0])):
-                    entry["start"], entry["end"] = span
-                multiword.append(entry)
+        multiword = [
+            {"id": token.id, "form": token.form, **({"start": token.start, "end": token.end} if token.start is not None else {})}
+            for token in self.multiword_tokens
+        ]
         if multiword:
             data["multiword_tokens"] = multiword
         return data
@@ -124,10 +177,12 @@ class TaggedSentence:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
     def to_tsv(self) -> str:
-        """FORM then each predicted column (and its probability, when computed), one word a line."""
+        """FORM then each predicted column, its probability and top-k tags (`NOUN:0.9120 PROPN:0.0610`) when computed."""
         sentence = self.sentence
         columns = [sentence.forms] + [sentence.column(c) for c in self.columns]
         columns += [[f"{p:.4f}" for p in sentence.probabilities[c]] for c in self.columns if c in sentence.probabilities]
+        columns += [[" ".join(f"{tag}:{p:.4f}" for tag, p in ranked) for ranked in sentence.top_k[c]]
+                    for c in self.columns if c in sentence.top_k]
         return "".join("\t".join(fields) + "\n" for fields in zip(*columns)) + "\n"
 
 
@@ -151,6 +206,11 @@ class TaggedDocument(Sequence[TaggedSentence]):
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps({"sentences": [s.to_dict() for s in self.sentences]}, ensure_ascii=False, indent=indent)
+
+
+def _range(token_id: str) -> range:
+    first, _, last = token_id.partition("-")
+    return range(int(first), int(last) + 1)
 
 
 # -- readers: input -> untagged TaggedSentences ---------------------------------------------------

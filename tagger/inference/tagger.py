@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -19,11 +20,13 @@ from tagger.data.conllu_io import Sentence
 from tagger.data.vocab import Vocabularies
 from tagger.errors import TaggerError
 from tagger.inference.documents import INPUT_FORMATS, TaggedDocument, TaggedSentence, read_input, read_tokenized
+from tagger.inference.languages import check_language
 from tagger.inference.tokenizer import Tokenizer
 from tagger.model.model_file import ModelBundle, load_model
 from tagger.model.network import TaggerNetwork
 from tagger.model.predictor import FormEmbeddingCache, Predictor
 
+log = logging.getLogger(__name__)
 _UD_TREEBANK = re.compile(r"([a-z]{2,3})_[a-z0-9]+")
 
 
@@ -46,9 +49,14 @@ class Tagger:
         threads: int | None = None,
         language: str | None = None,
     ) -> None:
-        """`language` picks the raw-text tokenizer rules; by default the model's training data says."""
+        """`language` (an ISO 639 code) picks the raw-text tokenizer rules; by default the model's training data says."""
         self.bundle = bundle
-        self.language = language or model_language(bundle.provenance)
+        trained_for = model_language(bundle.provenance)
+        if language is not None:
+            check_language(language)
+            if trained_for and language != trained_for:
+                log.warning("language %s given, but the model was trained on %s text", language, trained_for)
+        self.language = language or trained_for
         self._tokenizer: Tokenizer | None = None
         self.predictor = Predictor(bundle, batch_tokens, cache_size)
         self.columns = bundle.columns
@@ -87,38 +95,80 @@ class Tagger:
         data: str | Sequence[Sequence[str]],
         input_format: str = "auto",
         probabilities: bool = False,
+        top_k: int = 0,
     ) -> TaggedDocument:
-        """Tag raw text, a list of token lists, or CoNLL-U text.
+        """Tag one text and return its sentences (a `TaggedDocument`).
 
-        `input_format` is "raw", "tokenized", "conllu" or "auto" (a string that starts like
-        CoNLL-U is CoNLL-U, any other string raw text, a list pre-tokenised). With
-        `probabilities`, every token carries the probability of each predicted tag.
+        What `data` may be, and what comes back:
+
+        - a string of raw text: split into sentences and tokens, each token with character
+          offsets (`start`, `end`) into the string; multiword tokens become their words;
+        - a string of CoNLL-U: its sentences and words as they are, the predicted columns filled
+          and every other field kept;
+        - a list of token lists (`[["I", "like", "it", "."], ...]`): one sentence per list, the
+          tokens as given (no offsets).
+
+        `input_format` ("raw", "conllu", "tokenized" or "auto") says which; "auto" tells a CoNLL-U
+        string from raw text by its first token line. A list of plain strings is refused: to tag
+        many texts use `pipe`, and pre-tokenised lines of space-separated tokens need
+        `input_format="tokenized"`.
+
+        `probabilities`: every token gets `probabilities[column]`, the model's probability of its
+        predicted tag (a softmax score; label smoothing in training keeps it below 1, so read
+        it as a confidence ranking rather than a calibrated chance). `top_k`: every token gets
+        `top_k[column]`, its k most probable tags with their probabilities.
         """
-        if input_format != "auto" and input_format not in INPUT_FORMATS:
-            raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
-        if not isinstance(data, str):
-            if input_format not in ("auto", "tokenized"):
-                raise TaggerError(f"{input_format} input must be a string, got {type(data).__name__}")
-            sentences = list(read_tokenized(data))
-        else:
-            stream = io.BytesIO(data.encode("utf-8"))
-            sentences = list(read_input(stream, "<string>", input_format, lambda: self.tokenizer))
-        self.predict([s.sentence for s in sentences], probabilities)
+        sentences = self._read(data, input_format)
+        self.predict([s.sentence for s in sentences], probabilities, top_k)
         for sentence in sentences:
             sentence.columns = self.columns
         return TaggedDocument(sentences)
 
+    def pipe(
+        self, texts: Iterable[str], batch_size: int = 256, input_format: str = "auto", probabilities: bool = False,
+        top_k: int = 0,
+    ) -> Iterator[TaggedDocument]:
+        """Tag many texts: one `TaggedDocument` per text, in order, as a generator.
+
+        Texts are tagged `batch_size` at a time, their sentences batched together, so many short
+        texts tag as fast as one long one, and memory stays flat however many texts come.
+        """
+        iterator = iter(texts)
+        while group := list(itertools.islice(iterator, batch_size)):
+            documents = [self._read(text, input_format) for text in group]
+            self.predict([s.sentence for document in documents for s in document], probabilities, top_k)
+            for document in documents:
+                for sentence in document:
+                    sentence.columns = self.columns
+                yield TaggedDocument(document)
+
+    def _read(self, data: str | Sequence[Sequence[str]], input_format: str) -> list[TaggedSentence]:
+        if input_format != "auto" and input_format not in INPUT_FORMATS:
+            raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
+        if isinstance(data, str):
+            stream = io.BytesIO(data.encode("utf-8"))
+            return list(read_input(stream, "<string>", input_format, lambda: self.tokenizer))
+        if input_format not in ("auto", "tokenized"):
+            raise TaggerError(f"{input_format} input must be a string, got {type(data).__name__}")
+        items = list(data)
+        if input_format == "auto" and any(isinstance(item, str) for item in items):
+            raise TaggerError(
+                "tag() takes one text; for a list of texts use pipe(texts), and for pre-tokenised "
+                "sentences pass lists of tokens (or lines with input_format='tokenized')"
+            )
+        return list(read_tokenized(items))
+
     def tag_stream(
-        self, sentences: Iterable[TaggedSentence], probabilities: bool = False, chunk_sentences: int = 2000
+        self, sentences: Iterable[TaggedSentence], probabilities: bool = False, chunk_sentences: int = 2000, top_k: int = 0
     ) -> Iterator[TaggedSentence]:
         """Tag sentences from `tagger.inference.documents.read_input` in chunks: memory stays flat."""
         iterator = iter(sentences)
         while chunk := list(itertools.islice(iterator, chunk_sentences)):
-            self.predict([s.sentence for s in chunk], probabilities)
+            self.predict([s.sentence for s in chunk], probabilities, top_k)
             for sentence in chunk:
                 sentence.columns = self.columns
             yield from chunk
 
-    def predict(self, sentences: list[Sentence], probabilities: bool = False) -> list[Sentence]:
+    def predict(self, sentences: list[Sentence], probabilities: bool = False, top_k: int = 0) -> list[Sentence]:
         """Fill the predicted columns of sentence records in place and return them (see `Predictor.predict`)."""
-        return self.predictor.predict(sentences, probabilities)
+        return self.predictor.predict(sentences, probabilities, top_k)

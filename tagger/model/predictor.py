@@ -85,11 +85,13 @@ class Predictor:
         return by_length([len(sentence) for sentence in sentences], self.batch_tokens)
 
     @torch.inference_mode()
-    def predict(self, sentences: list[Sentence], probabilities: bool = False) -> list[Sentence]:
+    def predict(self, sentences: list[Sentence], probabilities: bool = False, top_k: int = 0) -> list[Sentence]:
         """Fill the predicted columns of `sentences` in place (other fields untouched) and return them.
 
         With `probabilities`, each sentence gets `.probabilities[column]`: the probability of each
-        predicted tag.
+        predicted tag. With `top_k`, `.top_k[column]` lists each word's k most probable tags with
+        their probabilities (per word; for entity columns these ignore the span constraints that
+        the chosen tags obey).
         """
         tagged = [s for s in sentences if len(s)]
         for batch in self.batches(tagged):
@@ -103,10 +105,17 @@ class Predictor:
                     best = self.entity_decoders[column](logits[column], lengths)
                     best_prob = probs.gather(-1, best.unsqueeze(-1)).squeeze(-1)
                 itos = self.vocabs.tags[column].itos
+                if top_k:
+                    ranked_probs, ranked = probs.topk(min(top_k, probs.shape[-1] - 2), dim=-1)
+                    ranked_probs, ranked = ranked_probs.tolist(), ranked.tolist()
                 for row, index in enumerate(batch):
                     sentence = tagged[index]
                     n = len(sentence)
                     sentence.set_column(column, [itos[i] for i in best[row, :n].tolist()])
                     if probabilities:
                         sentence.probabilities[column] = best_prob[row, :n].tolist()
+                    if top_k:
+                        sentence.top_k[column] = [
+                            [(itos[i], p) for i, p in zip(ids, ps)] for ids, ps in zip(ranked[row][:n], ranked_probs[row][:n])
+                        ]
         return sentences

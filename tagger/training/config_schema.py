@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import annotated_types
@@ -19,6 +20,11 @@ from omegaconf.errors import MissingMandatoryValue
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from tagger.errors import TaggerError
+
+# `${tagger_samples:}` in conf/data/sample.yaml: the samples shipped inside the package, so
+# `tagger train data=sample` works from any directory
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
+OmegaConf.register_new_resolver("tagger_samples", lambda: str(SAMPLES_DIR), replace=True)
 
 PositiveInt = Annotated[int, Field(ge=1)]
 # Hydra reads `data.name=2024` as a number, yet it is a fine name
@@ -115,6 +121,7 @@ class OptimizerConfig(_OpenSection):
 
 class ScheduleConfig(_Section):
     warmup_steps: Annotated[int, Field(ge=0)]
+    max_warmup_fraction: Annotated[float, Field(ge=0.0, le=1.0)]  # of the planned steps: short runs warm up briefly
     final_lr_ratio: Annotated[float, Field(ge=0.0, le=1.0)]
 
 

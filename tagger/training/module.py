@@ -37,6 +37,7 @@ class TaggerModule(pl.LightningModule):
         vocabs: dict,
         optimizer: Callable,
         warmup_steps: int,
+        max_warmup_fraction: float,
         final_lr_ratio: float,
         label_smoothing: float,
     ) -> None:
@@ -63,7 +64,8 @@ class TaggerModule(pl.LightningModule):
             )
             for c in self.columns
         )
-        self.log("train/loss", loss, prog_bar=True, batch_size=int(batch["lengths"].sum()))
+        # per step every log_every_n_steps, and the epoch's mean at its end (even for runs shorter than that)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=int(batch["lengths"].sum()))
         return loss
 
     def on_validation_epoch_start(self) -> None:
@@ -117,7 +119,8 @@ class TaggerModule(pl.LightningModule):
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())
-        total = self.trainer.estimated_stepping_batches
-        schedule = warmup_cosine(self.hparams.warmup_steps, int(total), self.hparams.final_lr_ratio)
+        total = int(self.trainer.estimated_stepping_batches)
+        warmup = min(self.hparams.warmup_steps, int(self.hparams.max_warmup_fraction * total))
+        schedule = warmup_cosine(warmup, total, self.hparams.final_lr_ratio)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

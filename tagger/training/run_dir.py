@@ -29,6 +29,7 @@ LEGACY_KEYS = {
     "data.fields": None,
     "data.scheme": "auto",
     "data.language": None,
+    "schedule.max_warmup_fraction": 1.0,  # no cap on the warm-up
 }
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
 import torch
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from tagger.errors import DEBUG_ENV, TaggerError
@@ -28,6 +31,7 @@ from tagger.training.module import TaggerModule
 from tagger.training.run_dir import prepare_run
 
 log = logging.getLogger("tagger.training.train")  # not __main__, which it is under `tagger train`
+OPTIONAL_EXTRAS = {"tensorboard": "tensorboard", "tensorboardX": "tensorboard"}  # package -> extra that installs it
 
 
 @dataclass
@@ -50,7 +54,7 @@ def build_objects(config: TrainConfig, cfg: DictConfig) -> TrainingObjects:
     datamodule = TaggingDataModule(config.data, config.model.max_word_chars, config.seed)
     vocabs, word_vectors = prepare_word_vectors(model_config, datamodule.build_vocabularies())
     datamodule.vocabs = vocabs  # possibly extended by the vector file's words
-    with built_from_config():
+    with built_from_config(), optional_packages():
         optimizer = hydra.utils.instantiate(cfg.optimizer)
         try:
             optimizer([torch.nn.Parameter(torch.zeros(1))])
@@ -61,6 +65,7 @@ def build_objects(config: TrainConfig, cfg: DictConfig) -> TrainingObjects:
             vocabs=vocabs.to_dict(),
             optimizer=optimizer,
             warmup_steps=config.schedule.warmup_steps,
+            max_warmup_fraction=config.schedule.max_warmup_fraction,
             final_lr_ratio=config.schedule.final_lr_ratio,
             label_smoothing=config.label_smoothing,
         )
@@ -73,6 +78,36 @@ def build_objects(config: TrainConfig, cfg: DictConfig) -> TrainingObjects:
     return TrainingObjects(datamodule, module, trainer)
 
 
+@contextlib.contextmanager
+def optional_packages() -> Iterator[None]:
+    """A config that needs a package not installed (logger=tensorboard) says how to install it."""
+    try:
+        yield
+    except (ModuleNotFoundError, InstantiationException) as error:
+        cause = error if isinstance(error, ModuleNotFoundError) else error.__cause__
+        if not isinstance(cause, ModuleNotFoundError):
+            raise
+        # Lightning's loggers raise it without a module name, naming the package in the message
+        package = (cause.name or "").split(".")[0] or next((name for name in OPTIONAL_EXTRAS if f"`{name}`" in str(cause)), "")
+        if not package:
+            raise
+        extra = OPTIONAL_EXTRAS.get(package)
+        how = f"pip install 'tagger[{extra}]'" if extra else f"pip install {package}"
+        raise TaggerError(f"the configuration needs the package {package!r}, which is not installed: {how}") from None
+
+
+def check_data_files(config: TrainConfig) -> None:
+    """Missing data files, before anything is built; corpus paths name the root they were read from."""
+    for split in ("train", "dev", "test"):
+        path = getattr(config.data, split)
+        if path and not Path(path).is_file():
+            root = ""
+            if path.startswith(config.data_dir):
+                root = (f" (corpus files are read from data_dir={config.data_dir}, here {Path(config.data_dir).resolve()}; "
+                        f"set data_dir=PATH or the TAGGER_DATA_DIR environment variable)")
+            raise TaggerError(f"{path}: data.{split}: no such file{root}")
+
+
 def train(cfg: DictConfig) -> dict:
     """Train one model as `cfg` says; return the final scores. Usable without Hydra's CLI."""
     if not cfg.resume:
@@ -83,6 +118,7 @@ def train(cfg: DictConfig) -> dict:
         checkpoint = Path(config.ckpt_path)
         if not checkpoint.is_file():
             raise TaggerError(f"ckpt_path={config.ckpt_path}: no such checkpoint file")
+    check_data_files(config)
     if config.threads:
         torch.set_num_threads(config.threads)
     pl.seed_everything(config.seed, workers=True)
@@ -117,7 +153,7 @@ def train(cfg: DictConfig) -> dict:
         path = getattr(config.data, split)
         if path and (split == "dev" or config.evaluate_test):
             scores[split] = evaluate_file(bundle, path, config.data.format, config.data.fields, config.data.scheme).scores
-            log.info("%s scores: %s", split, json.dumps(scores[split]))
+            log.info("%s scores: %s", split, "  ".join(f"{name} {value:.2f}" for name, value in scores[split].items()))
     (Path(config.run_dir) / "scores.json").write_text(json.dumps(scores, indent=2) + "\n")
     return scores
 

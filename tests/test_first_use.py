@@ -1,0 +1,203 @@
+"""What a new user meets in the first ten minutes: the CLI, the Python objects, a first training."""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE_DEV, TINY_MODEL
+from tagger import Tagger, __version__
+from tagger.errors import TaggerError
+from tagger.training.train import optional_packages
+from training_runs import ENV, REPO, run
+
+CONLLU = "# text = Dogs bark.\n1\tDogs\t_\t_\t_\t_\t_\t_\t_\t_\n2\tbark\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n3\t.\t_\t_\t_\t_\t_\t_\t_\t_\n\n"
+
+
+def tagger_cli(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tagger.cli", *args], cwd=cwd, env=ENV, input=stdin,
+                          capture_output=True, text=True, timeout=300)
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+
+def test_version_and_with_v_torch_and_the_shipped_models():
+    plain = tagger_cli("--version")
+    assert plain.returncode == 0 and plain.stdout == f"tagger {__version__}\n"
+    verbose = tagger_cli("--version", "-v").stdout
+    assert "torch " in verbose and "shipped models: en_ewt in " in verbose
+
+
+@pytest.mark.parametrize("where", ["stdin", "txt-file"])
+def test_conllu_is_recognised_by_its_content(tiny_model, tmp_path, where):
+    path = tmp_path / "words.txt"
+    path.write_text(CONLLU)
+    args = ["tag", "-m", str(tiny_model)] + ([] if where == "stdin" else [str(path)])
+    result = tagger_cli(*args, stdin=CONLLU if where == "stdin" else None)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# text = Dogs bark.\n1\tDogs\t") and "# text = # text" not in result.stdout
+
+
+def test_eval_reads_a_ud_file_named_conll_as_conllu(tiny_model, tmp_path):
+    path = tmp_path / "dev.conll"
+    path.write_bytes(SAMPLE_DEV.read_bytes())
+    result = tagger_cli("eval", str(tiny_model), str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "UPOS" in result.stdout
+
+
+def test_several_files_are_tagged_in_order_into_one_output(tiny_model, tmp_path):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("Alpha one.\n")
+    second.write_text("Beta two.\n")
+    result = tagger_cli("tag", "-m", str(tiny_model), str(first), str(second))
+    assert result.returncode == 0, result.stderr
+    texts = [line for line in result.stdout.splitlines() if line.startswith("# text = ")]
+    assert texts == ["# text = Alpha one.", "# text = Beta two."]
+    missing = tagger_cli("tag", "-m", str(tiny_model), str(first), str(tmp_path / "nowhere.txt"))
+    assert missing.returncode == 2 and "nowhere.txt: no such file" in missing.stderr
+
+
+def test_language_must_be_an_iso_639_code_and_another_than_the_models_is_a_warning(tiny_model):
+    bad = tagger_cli("tag", "-m", str(tiny_model), "--language", "xx", "Hello.")
+    assert bad.returncode == 2 and bad.stderr == "tagger tag: error: --language 'xx' is not an ISO 639 language code (such as en, fr, tr or grc)\n"
+    other = tagger_cli("tag", "-m", str(tiny_model), "--language", "fr", "Bonjour.")
+    assert other.returncode == 0
+    assert [line for line in other.stderr.splitlines() if line] == ["WARNING tagger.inference.tagger: language fr given, but the model was trained on en text"]
+
+
+def _stderr_through_a_terminal(args: list[str]) -> str:
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    process = subprocess.Popen([sys.executable, "-m", "tagger.cli", *args], cwd=REPO, env=ENV, stderr=secondary,
+                               stdout=subprocess.DEVNULL)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(timeout=300)
+    os.close(primary)
+    return seen.decode(errors="replace")
+
+
+def test_long_runs_show_progress_on_a_terminal_and_nothing_in_a_pipe(tiny_model, tmp_path):
+    text = tmp_path / "long.txt"
+    text.write_text("".join(f"Sentence number {i} is here.\n" for i in range(3000)))
+    args = ["tag", "-m", str(tiny_model), str(text), "-o", str(tmp_path / "out.conllu"), "--force"]
+    assert "long.txt:" in _stderr_through_a_terminal(args) and "B/s" in _stderr_through_a_terminal(args)
+    piped = tagger_cli(*args)
+    assert piped.returncode == 0 and piped.stderr == ""
+
+
+# -- Python -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tagger(tiny_model) -> Tagger:
+    return Tagger.load(tiny_model)
+
+
+def test_pipe_tags_a_batch_of_texts_one_document_each(tagger):
+    documents = list(tagger.pipe(["I don't like it.", "U.S. policy!"], batch_size=1))
+    assert [[token.form for sentence in doc for token in sentence] for doc in documents] == [
+        ["I", "do", "n't", "like", "it", "."], ["U.S.", "policy", "!"]]
+
+
+def test_a_list_of_plain_strings_is_refused_with_a_pointer_to_pipe(tagger):
+    with pytest.raises(TaggerError, match=r"use pipe\(texts\)"):
+        tagger.tag(["I don't like it.", "U.S. policy!"])
+    lines = tagger.tag(["The cat .", "A dog ."], input_format="tokenized")
+    assert [[token.form for token in sentence] for sentence in lines] == [["The", "cat", "."], ["A", "dog", "."]]
+
+
+def test_sentences_iterate_over_their_words_built_once(tagger):
+    (sentence,) = tagger.tag("She can't swim.")
+    assert [token.form for token in sentence] == ["She", "ca", "n't", "swim", "."]
+    assert sentence.tokens is sentence.tokens
+
+
+def test_words_reach_their_multiword_token_and_features_read_as_a_dict(tagger):
+    (sentence,) = tagger.tag("She can't swim.")
+    can, nt = sentence.tokens[1], sentence.tokens[2]
+    assert can.multiword is nt.multiword and (can.multiword.form, can.multiword.start, can.multiword.end) == ("can't", 4, 9)
+    assert sentence.tokens[0].multiword is None
+    feats = sentence.tokens[0].feats
+    assert sentence.tokens[0].features == ({} if feats == "_" else dict(item.split("=") for item in feats.split("|")))
+    assert sentence.tokens[0].lemma is None  # the model does not lemmatise
+
+
+def test_the_package_is_typed_and_tag_documents_every_input_kind():
+    import tagger as package
+
+    assert (Path(package.__file__).parent / "py.typed").is_file()
+    doc = Tagger.tag.__doc__
+    assert "raw text" in doc and "CoNLL-U" in doc and "token lists" in doc and "pipe" in doc
+
+
+def test_top_k_tags_come_with_their_probabilities(tagger):
+    (sentence,) = tagger.tag("Dogs bark loudly.", top_k=3, probabilities=True)
+    for token in sentence:
+        ranked = token.top_k["upos"]
+        assert len(ranked) == 3 and ranked[0][0] == token.upos
+        assert ranked[0][1] == pytest.approx(token.probabilities["upos"])
+        assert ranked[0][1] >= ranked[1][1] >= ranked[2][1] and sum(p for _, p in ranked) <= 1.0 + 1e-6
+
+
+# -- training ---------------------------------------------------------------------------------
+
+TINY = [*TINY_MODEL, "threads=1", "trainer.enable_progress_bar=false", "~callbacks.progress_bar",
+        "trainer.enable_model_summary=false", "data.test=null"]
+
+
+def test_tensorboard_logging_works(tmp_path):
+    result = run([sys.executable, "-m", "tagger.cli", "train", "data=sample", "logger=tensorboard", "trainer.max_epochs=1",
+                  *TINY, f"hydra.run.dir={tmp_path}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert list((tmp_path / "logs").glob("events.out.tfevents.*"))
+
+
+def test_a_missing_optional_package_says_how_to_install_it():
+    with pytest.raises(TaggerError, match=r"needs the package 'tensorboard', which is not installed: pip install 'tagger\[tensorboard\]'"):
+        with optional_packages():
+            raise ModuleNotFoundError("Neither `tensorboard` nor `tensorboardX` is available.")
+
+
+def test_a_short_run_from_any_directory_warms_up_logs_its_loss_and_prints_two_decimals(tmp_path):
+    """One epoch of ~12 steps: the warm-up (300 steps) is capped at a tenth of the run, so the peak rate is reached."""
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "tagger.cli", "train", "data=sample", "trainer.max_epochs=1", "optimizer.lr=5e-3", *TINY,
+         "trainer.log_every_n_steps=1", f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = list(csv.DictReader((run_dir / "logs" / "metrics.csv").open()))
+    rates = [float(row["lr-AdamW"]) for row in rows if row.get("lr-AdamW")]
+    assert max(rates) == pytest.approx(5e-3, rel=0.05)
+    assert any(row.get("train/loss_epoch") for row in rows)
+    dev_line = next(line for line in (result.stdout + result.stderr).splitlines() if "dev scores:" in line)
+    assert " UPOS " in dev_line and all(len(value.split(".")[1]) == 2 for value in dev_line.split()[-7::2])
+    assert (run_dir / "model.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_missing_corpus_names_the_data_root(tmp_path):
+    result = tagger_cli("train", "data=en_ewt", "data_dir=nowhere/data", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert "corpus files are read from data_dir=nowhere/data" in result.stderr and "TAGGER_DATA_DIR" in result.stderr
+    assert not (tmp_path / "run").exists()
