@@ -34,13 +34,13 @@ def main() -> None:
             row["minutes"] = round(row["train_seconds"] / 60, 1)
     for row, minutes in zip(rows, args.minutes):
         row["minutes"] = minutes
-    metrics = ["UPOS", "XPOS", "UFeats", "AllTags"]
+    metrics = ["UPOS", "XPOS", "UFeats", "AllTags", "Lemmas"]
     print("| data | CLE | split | " + " | ".join(metrics) + " | minutes |")
     print("|---|---|---|" + "--:|" * (len(metrics) + 1))
     for row in rows:
         for split in ("dev", "test"):
             if split in row:
-                values = " | ".join(f"{row[split].get(m, float('nan')):.2f}" for m in metrics)
+                values = " | ".join(f"{row[split][m]:.2f}" if m in row[split] else "—" for m in metrics)
                 print(f"| {row['data']} | {row['cle']} | {split} | {values} | {row.get('minutes', '')} |")
     print(json.dumps(rows))
 

@@ -19,7 +19,7 @@ from tagger.inference.documents import read_raw
 from tagger.inference.tagger import model_language
 from tagger.model.model_file import load_model, save_model
 
-PREDICTED = {3: "upos", 4: "xpos", 5: "feats"}  # CoNLL-U field index -> column the sample model predicts
+PREDICTED = {2: "lemma", 3: "upos", 4: "xpos", 5: "feats"}  # CoNLL-U field index -> column the sample model predicts
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_a_shipped_model_loads_by_name(tiny_model, tmp_path, monkeypatch):
     shutil.copy(tiny_model, tmp_path / "tiny_en.safetensors")
     monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path)
     assert shipped.shipped_models() == ["tiny_en"]
-    assert Tagger.load("tiny_en").columns == ["upos", "xpos", "feats"]
+    assert Tagger.load("tiny_en").columns == ["upos", "xpos", "feats", "lemma"]
 
 
 def test_an_unknown_name_lists_the_shipped_models(tmp_path, monkeypatch):

@@ -263,3 +263,8 @@ class LemmaRules:
         """
         longest = len(self._rows) - 1
         return bytearray(b"".join(self._rows[min(len(form), longest)] for form in forms))
+
+
+def lemma_targets(forms: Sequence[str], lemmas: Sequence[str], unannotated: str) -> list[str]:
+    """What a lemma head learns for each word: its rule, or `unannotated` (a class the loss ignores) for lemma `_`."""
+    return [unannotated if lemma == UNANNOTATED else derive_rule(form, lemma) for form, lemma in zip(forms, lemmas)]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tagger.data.conllu_io import Sentence
+from tagger.data.lemma_rules import IDENTITY, lemma_targets
 
 PAD, UNK = "<pad>", "<unk>"
 BOW, EOW = "<bow>", "<eow>"  # begin/end-of-word markers: the first two items of every character vocabulary
+LEMMA_COLUMN = "lemma"
+EDIT_SCRIPTS = "edit-scripts"  # the lemma column's classes are edit scripts (tagger.data.lemma_rules), not lemmas
 
 
 class Vocab:
@@ -46,18 +49,34 @@ class Vocab:
 
 @dataclass
 class Vocabularies:
-    """Everything that maps strings to ids for one model."""
+    """Everything that maps strings to ids for one model.
+
+    `encodings` says which tag columns hold something other than their values as classes: the
+    lemma column holds edit scripts (`{"lemma": "edit-scripts"}`). Models from before lemmas had
+    none, so a lemma column there is whole lemmas.
+    """
 
     words: Vocab
     chars: Vocab
     tags: dict[str, Vocab]
+    encodings: dict[str, str] = field(default_factory=dict)
+
+    def targets(self, sentence: Sentence, column: str) -> list[str]:
+        """The classes a column's head learns for a sentence: its tags, or edit scripts for lemmas (PAD where `_`)."""
+        values = sentence.column(column)
+        if self.encodings.get(column) == EDIT_SCRIPTS:
+            return lemma_targets(sentence.forms, values, PAD)
+        return values
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "words": self.words.to_list(),
             "chars": self.chars.to_list(),
             "tags": {column: vocab.to_list() for column, vocab in self.tags.items()},
         }
+        if self.encodings:
+            data["encodings"] = self.encodings
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Vocabularies:
@@ -65,23 +84,31 @@ class Vocabularies:
             words=Vocab(data["words"]),
             chars=Vocab(data["chars"]),
             tags={column: Vocab(items) for column, items in data["tags"].items()},
+            encodings=dict(data.get("encodings", {})),
         )
 
 
 def build_vocabularies(sentences: Sequence[Sentence], columns: Sequence[str], min_word_freq: int) -> Vocabularies:
-    """Words seen `min_word_freq` times, every character (most frequent first) and each column's tags."""
+    """Words seen `min_word_freq` times, every character (most frequent first) and each column's classes:
+    its tags, or for the lemma column the edit scripts of train's (form, lemma) pairs, identity included."""
+    encodings = {LEMMA_COLUMN: EDIT_SCRIPTS} if LEMMA_COLUMN in columns else {}
+    classes = Vocabularies(Vocab([]), Vocab([]), {}, encodings)
     word_counts: Counter[str] = Counter()
     char_counts: Counter[str] = Counter()
     tag_counts: dict[str, Counter[str]] = {column: Counter() for column in columns}
     for sentence in sentences:
         word_counts.update(sentence.forms)
         for column in columns:
-            tag_counts[column].update(sentence.column(column))
+            tag_counts[column].update(classes.targets(sentence, column))
     for form, count in word_counts.items():
         for char in form:
             char_counts[char] += count
+    if LEMMA_COLUMN in columns:
+        tag_counts[LEMMA_COLUMN].pop(PAD, None)
+        tag_counts[LEMMA_COLUMN].setdefault(IDENTITY, 1)  # every form can keep itself: a class the mask never rules out
     return Vocabularies(
         words=Vocab.from_counts(word_counts, min_word_freq),
         chars=Vocab([BOW, EOW] + [c for c, _ in char_counts.most_common()]),
         tags={column: Vocab.from_counts(counts) for column, counts in tag_counts.items()},
+        encodings=encodings,
     )

@@ -15,7 +15,8 @@ from tagger.data.conllu_io import MISC_PREFIX, Sentence
 from tagger.data.iob import entity_spans
 from tagger.data.readers import is_entity_column
 
-METRIC_NAMES = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats"}
+METRIC_NAMES = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats", "lemma": "Lemmas"}
+ALL_TAGS = ("upos", "xpos", "feats")  # CoNLL 2018's AllTags: these together (lemmas are scored on their own)
 
 
 def metric_name(column: str) -> str:
@@ -27,25 +28,32 @@ def _normalise(column: str, value: str) -> str | frozenset[str]:
     return frozenset(value.split("|")) if column == "feats" else value
 
 
+def _right(column: str, gold: str, predicted: str) -> bool:
+    if column == "lemma" and gold == "_":  # an unannotated lemma, as CoNLL 2018 scores it: anything goes
+        return True
+    return _normalise(column, gold) == _normalise(column, predicted)
+
+
 def tagging_accuracies(gold: Sequence[Sentence], predicted: Sequence[Sentence], columns: Sequence[str]) -> dict[str, float]:
-    """Per-column accuracy in percent, plus AllTags (every tagged column right) when there are several."""
+    """Per-column accuracy in percent, plus AllTags (all of UPOS, XPOS, FEATS that are tagged right;
+    every tagged column for other column sets) when there are several."""
     if len(gold) != len(predicted):
         raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
+    together = [c for c in columns if c in ALL_TAGS] if any(c in ALL_TAGS for c in columns) else list(columns)
     correct = {column: 0 for column in columns}
     all_correct = total = 0
     for gold_sentence, predicted_sentence in zip(gold, predicted):
         if gold_sentence.forms != predicted_sentence.forms:
             raise ValueError(f"sentence at line {gold_sentence.line} has different words in the prediction")
-        hits = [
-            [_normalise(c, g) == _normalise(c, p) for g, p in zip(gold_sentence.column(c), predicted_sentence.column(c))]
-            for c in columns
-        ]
-        for column, column_hits in zip(columns, hits):
+        hits = {
+            c: [_right(c, g, p) for g, p in zip(gold_sentence.column(c), predicted_sentence.column(c))] for c in columns
+        }
+        for column, column_hits in hits.items():
             correct[column] += sum(column_hits)
-        all_correct += sum(all(word_hits) for word_hits in zip(*hits))
+        all_correct += sum(all(word_hits) for word_hits in zip(*(hits[c] for c in together)))
         total += len(gold_sentence)
     scores = {metric_name(c): 100.0 * correct[c] / max(total, 1) for c in columns}
-    if len(columns) > 1:
+    if len(together) > 1:
         scores["AllTags"] = 100.0 * all_correct / max(total, 1)
     return scores
 

@@ -1,8 +1,11 @@
-"""Constrained Viterbi decoding for entity tags: the best tag sequence that is valid IOB2.
+"""Constrained decoding: only outputs that are well formed.
 
-Per-token argmax can output `O I-PER` or `B-LOC I-PER`, which is no entity at all in strict
-IOB2. Decoding maximises the sum of the softmax log-probabilities over the sequences the
-scheme allows instead, so every predicted span is well formed; no parameters are learnt.
+Entity tags: per-token argmax can output `O I-PER` or `B-LOC I-PER`, which is no entity at all
+in strict IOB2. Viterbi maximises the sum of the softmax log-probabilities over the sequences
+the scheme allows instead, so every predicted span is well formed; no parameters are learnt.
+
+Lemmas: the head scores edit scripts; a script that cannot apply to a word (it strips more
+characters than the word has) is masked, so every lemma is a well-formed, non-empty string.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import torch
 from torch import Tensor
 
 from tagger.data.iob import OUTSIDE, looks_like_entity_tags, split_tag
-from tagger.data.vocab import PAD, UNK, Vocab
+from tagger.data.lemma_rules import LemmaRules, lemmatise
+from tagger.data.vocab import EDIT_SCRIPTS, PAD, UNK, Vocab, Vocabularies
 
 
 def iob2_transitions(itos: Sequence[str]) -> tuple[Tensor, Tensor]:
@@ -68,6 +72,38 @@ class EntityDecoder:
 
     def __call__(self, logits: Tensor, lengths: Tensor) -> Tensor:
         return viterbi_decode(logits.float().log_softmax(-1), lengths, self.allowed, self.allowed_start)
+
+
+class LemmaDecoder:
+    """The most probable edit script that applies to each word, applied: lemmas from a lemma head's scores."""
+
+    def __init__(self, itos: Sequence[str]) -> None:
+        self.itos = itos
+        rules = LemmaRules(itos[2:])
+        # pad and unk never apply; a script applies to a word at least as long as it needs
+        self.min_lengths = torch.tensor([1 << 30, 1 << 30, *rules.min_lengths[: len(itos) - 2]])
+
+    def allowed(self, forms: Sequence[Sequence[str]], width: int) -> Tensor:
+        """Which scripts apply to which word: [sentences, width, scripts]."""
+        lengths = torch.zeros(len(forms), width, dtype=torch.long)
+        for row, sentence in enumerate(forms):
+            lengths[row, : len(sentence)] = torch.tensor([len(form) for form in sentence], dtype=torch.long)
+        return lengths[:, :, None] >= self.min_lengths[None, None, :]
+
+    def lemma(self, script: int, form: str) -> str:
+        return lemmatise(self.itos[script], form)
+
+    def __call__(self, scores: Tensor, forms: Sequence[Sequence[str]]) -> tuple[list[list[str]], Tensor]:
+        """(lemmas per sentence, chosen script ids [sentences, time]) for `scores` [sentences, time, scripts]."""
+        allowed = self.allowed(forms, scores.shape[1]).to(scores.device)
+        best = scores.masked_fill(~allowed, float("-inf")).argmax(-1)
+        lemmas = [[self.lemma(i, form) for i, form in zip(ids, sentence)] for ids, sentence in zip(best.tolist(), forms)]
+        return lemmas, best
+
+
+def lemma_decoders(vocabs: Vocabularies) -> dict[str, LemmaDecoder]:
+    """A decoder for each column whose classes are edit scripts (the lemma column of models since lemmas)."""
+    return {column: LemmaDecoder(vocabs.tags[column].itos) for column, kind in vocabs.encodings.items() if kind == EDIT_SCRIPTS}
 
 
 def entity_decoders(tags: Mapping[str, Vocab]) -> dict[str, EntityDecoder]:

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from tagger.data.conllu_io import Sentence
 from tagger.model.bucketing import by_length
-from tagger.model.decoding import entity_decoders
+from tagger.model.decoding import entity_decoders, lemma_decoders
 from tagger.model.encoding import collate, encode_forms, encode_sentences
 from tagger.model.model_file import ModelBundle
 
@@ -67,6 +67,7 @@ class Predictor:
         self.vocabs = bundle.vocabs
         self.columns = bundle.columns
         self.entity_decoders = entity_decoders(self.vocabs.tags)  # entity columns decode to valid IOB2 spans
+        self.lemma_decoders = lemma_decoders(self.vocabs)  # lemma columns decode to edit scripts that apply
         self.batch_tokens = batch_tokens
         self.cache = FormEmbeddingCache(cache_size)
 
@@ -95,14 +96,20 @@ class Predictor:
         """
         tagged = [s for s in sentences if len(s)]
         for batch in self.batches(tagged):
-            logits = self.logits([tagged[i].forms for i in batch])
+            forms = [tagged[i].forms for i in batch]
+            logits = self.logits(forms)
             for column in self.columns:
                 probs = logits[column].softmax(-1)
                 probs[..., :2] = 0  # never predict <pad> or <unk>
                 best_prob, best = probs.max(-1)
+                lemmatiser = self.lemma_decoders.get(column)
                 if column in self.entity_decoders:
                     lengths = torch.tensor([len(tagged[i]) for i in batch])
                     best = self.entity_decoders[column](logits[column], lengths)
+                    best_prob = probs.gather(-1, best.unsqueeze(-1)).squeeze(-1)
+                elif lemmatiser:  # the best edit script that applies, applied; the others get no probability
+                    lemmas, best = lemmatiser(logits[column], forms)
+                    probs[~lemmatiser.allowed(forms, probs.shape[1])] = 0
                     best_prob = probs.gather(-1, best.unsqueeze(-1)).squeeze(-1)
                 itos = self.vocabs.tags[column].itos
                 if top_k:
@@ -111,11 +118,12 @@ class Predictor:
                 for row, index in enumerate(batch):
                     sentence = tagged[index]
                     n = len(sentence)
-                    sentence.set_column(column, [itos[i] for i in best[row, :n].tolist()])
+                    sentence.set_column(column, lemmas[row] if lemmatiser else [itos[i] for i in best[row, :n].tolist()])
                     if probabilities:
                         sentence.probabilities[column] = best_prob[row, :n].tolist()
-                    if top_k:
+                    if top_k:  # a lemma column's alternatives are named by their lemma
                         sentence.top_k[column] = [
-                            [(itos[i], p) for i, p in zip(ids, ps)] for ids, ps in zip(ranked[row][:n], ranked_probs[row][:n])
+                            [(lemmatiser.lemma(i, form) if lemmatiser else itos[i], p) for i, p in zip(ids, ps) if p > 0 or not lemmatiser]
+                            for form, ids, ps in zip(forms[row], ranked[row][:n], ranked_probs[row][:n])
                         ]
         return sentences

@@ -74,7 +74,7 @@ class TaggingDataModule(pl.LightningDataModule):
     def corpus(self, split: str) -> EncodedSentences:
         if split not in self.corpora:
             sentences, vocabs = self._read(split), self.build_vocabularies()
-            tags = {column: [sentence.column(column) for sentence in sentences] for column in self.columns}
+            tags = {column: [vocabs.targets(sentence, column) for sentence in sentences] for column in self.columns}
             encoded = encode_sentences([sentence.forms for sentence in sentences], vocabs, self.max_word_chars, tags)
             self.corpora[split] = encoded.with_characters(vocabs.chars)
         return self.corpora[split]

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from tagger.data.vocab import Vocabularies
-from tagger.evaluation.metrics import entity_label, f1_from_counts, span_counts
+from tagger.evaluation.metrics import ALL_TAGS, entity_label, f1_from_counts, span_counts
 from tagger.model.decoding import entity_decoders
 from tagger.model.network import build_network
 
@@ -49,6 +49,7 @@ class TaggerModule(pl.LightningModule):
         self.vocabs = Vocabularies.from_dict(vocabs)
         self.network = build_network(model, self.vocabs)
         self.columns = list(self.vocabs.tags)
+        self.together = [c for c in self.columns if c in ALL_TAGS] or self.columns  # what AllTags counts
         self.entity_decoders = entity_decoders(self.vocabs.tags)
         self.optimizer_factory = optimizer
         self._dev_counts: dict[str, Tensor] = {}
@@ -73,13 +74,17 @@ class TaggerModule(pl.LightningModule):
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         logits = self(batch)
-        mask = batch[f"tags.{self.columns[0]}"] != 0
+        lengths = batch["lengths"]
+        mask = torch.arange(lengths.max(), device=lengths.device)[None, :] < lengths[:, None]
         all_right = mask.clone()
         counts = {"words": mask.sum()}
         for column in self.columns:
-            right = (logits[column].argmax(-1) == batch[f"tags.{column}"]) & mask
+            gold = batch[f"tags.{column}"]
+            # a word without a target (an unannotated lemma `_`) counts as right, as CoNLL 2018 scores it
+            right = ((logits[column].argmax(-1) == gold) | (gold == 0)) & mask
             counts[column] = right.sum()
-            all_right &= right
+            if column in self.together:
+                all_right &= right
         counts["alltags"] = all_right.sum()
         for column, decoder in self.entity_decoders.items():
             counts[f"{column}.spans"] = self._span_counts(column, decoder(logits[column], batch["lengths"]), batch)
@@ -91,7 +96,7 @@ class TaggerModule(pl.LightningModule):
         if not counts:
             return
         words = self.all_gather(counts["words"]).sum().clamp(min=1).float()
-        names = self.columns + (["alltags"] if len(self.columns) > 1 else [])
+        names = self.columns + (["alltags"] if len(self.together) > 1 else [])
         for name in names:
             accuracy = 100.0 * self.all_gather(counts[name]).sum().float() / words
             self.log(f"dev/{name}", accuracy, prog_bar=name == self.columns[0], rank_zero_only=True)
