@@ -17,6 +17,7 @@ import pytest
 from conftest import SAMPLE_DEV, TINY_MODEL
 from tagger import Tagger, __version__
 from tagger.errors import TaggerError
+from tagger.inference.documents import TaggedToken
 from tagger.training.train import optional_packages
 from training_runs import ENV, REPO, run
 
@@ -139,7 +140,8 @@ def test_words_reach_their_multiword_token_and_features_read_as_a_dict(tagger):
     assert sentence.tokens[0].multiword is None
     feats = sentence.tokens[0].feats
     assert sentence.tokens[0].features == ({} if feats == "_" else dict(item.split("=") for item in feats.split("|")))
-    assert sentence.tokens[0].lemma is None  # the model does not lemmatise
+    assert sentence.tokens[0].lemma == sentence.tokens[0].tags["lemma"]
+    assert TaggedToken(1, "Dogs", {"upos": "NOUN"}).lemma is None  # a model without lemmas (NER) has none
 
 
 def test_the_package_is_typed_and_tag_documents_every_input_kind():

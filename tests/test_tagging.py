@@ -95,7 +95,7 @@ def test_raw_text_gives_tokens_with_offsets_and_every_predicted_column(tagger):
     tokens = document[0].tokens
     assert [t.form for t in tokens] == ["I", "do", "n't", "like", "it", "."]
     assert all(text[t.start : t.end] == t.form for s in document for t in s.tokens)
-    assert set(tokens[0].tags) == {"upos", "xpos", "feats"}
+    assert set(tokens[0].tags) == {"upos", "xpos", "feats", "lemma"}
     assert tokens[5].upos == "PUNCT" and tokens[5]["upos"] == "PUNCT"
     assert tokens[0].probabilities is None
 
@@ -175,7 +175,7 @@ def test_an_unknown_input_format_is_an_error(tagger):
 
 def test_probabilities_are_given_on_request_for_every_column(tagger):
     tokens = tagger.tag("Probabilities, please.", probabilities=True)[0].tokens
-    assert all(set(t.probabilities) == {"upos", "xpos", "feats"} for t in tokens)
+    assert all(set(t.probabilities) == {"upos", "xpos", "feats", "lemma"} for t in tokens)
     assert all(0.0 < p <= 1.0 for t in tokens for p in t.probabilities.values())
 
 
@@ -193,7 +193,7 @@ def test_json_holds_text_tokens_offsets_tags_and_multiword_tokens(tagger):
 def test_tsv_has_the_form_then_each_predicted_column(tagger):
     tsv = tagger.tag([["Hi", "."]])[0].to_tsv()
     rows = [line.split("\t") for line in tsv.splitlines() if line]
-    assert [r[0] for r in rows] == ["Hi", "."] and all(len(r) == 4 for r in rows) and tsv.endswith("\n\n")
+    assert [r[0] for r in rows] == ["Hi", "."] and all(len(r) == 5 for r in rows) and tsv.endswith("\n\n")
 
 
 # -- speed machinery gives the same answers ------------------------------------------------------------
