@@ -34,16 +34,21 @@ def _train(argv: list[str], debug: bool) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from tagger.data.conllu_io import write_conllu
     from tagger.data.readers import guess_format
-    from tagger.evaluation.evaluate import evaluate_file
-    from tagger.inference.shipped import resolve_model
-    from tagger.model.model_file import load_model
+    from tagger.evaluation.evaluate import evaluate_file, evaluate_raw
+    from tagger.inference.tagger import Tagger
 
     output = Path(args.output) if args.output else None
     if output and output.exists() and not args.force:
         raise TaggerError(f"--output {output} exists; pass --force to overwrite it")
-    fields = args.fields.split(",") if args.fields else None
-    bundle = load_model(resolve_model(args.model))
-    evaluation = evaluate_file(bundle, args.file, args.format or guess_format(args.file), fields, args.scheme)
+    tagger = Tagger.load(args.model, tokenizer=args.tokenizer)
+    if args.raw:
+        if (args.format or guess_format(args.file)) != "conllu":
+            raise TaggerError("--raw needs a CoNLL-U gold file (its raw text comes from # text and SpaceAfter=No)")
+        tag_text = lambda text: [s.sentence for s in tagger.tag(text, input_format="raw")]  # noqa: E731
+        evaluation = evaluate_raw(args.file, tag_text, tagger.columns)
+    else:
+        fields = args.fields.split(",") if args.fields else None
+        evaluation = evaluate_file(tagger.predictor, args.file, args.format or guess_format(args.file), fields, args.scheme)
     if output:
         with atomic_write(output) as temporary, temporary.open("w", encoding="utf-8") as stream:
             write_conllu(evaluation.predicted, stream)
@@ -62,7 +67,7 @@ def _tag(args: argparse.Namespace) -> int:
     if (args.probabilities or args.top_k) and args.output_format == "conllu":
         raise TaggerError(f"{'--probabilities' if args.probabilities else '--top-k'} needs --output-format json or tsv")
     inputs = _tag_inputs(args.input)
-    tagger = Tagger.load(args.model, threads=args.threads, language=args.language)
+    tagger = Tagger.load(args.model, threads=args.threads, language=args.language, tokenizer=args.tokenizer)
     write = OUTPUT_FORMATS[args.output_format]
     try:
         with _tag_output(args.output, args.force) as output:
@@ -170,12 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", "-o", help="write the predictions as CoNLL-U here")
     evaluate.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluate.add_argument("--tokenizer", choices=["auto", "learned", "rules"], default="auto",
+                          help="with --raw: the model's learned segmenter or the rule tokenizer (default: learned if there is one)")
+    evaluate.add_argument("--raw", action="store_true",
+                          help="tag the gold file's raw text with the whole pipeline and score it the CoNLL 2018 way "
+                               "(Tokens, Sentences, Words F1, then tag F1 over aligned words)")
     tag = commands.add_parser("tag", help="tag raw text, pre-tokenised text or CoNLL-U (streams stdin to stdout)")
     tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-",
                      help="text to tag, one or more files (tagged in order into one output), or - for stdin (default)")
     tag.add_argument("--model", "-m", default="en_ewt", help="model file or shipped model name (default: en_ewt)")
-    tag.add_argument("--input-format", "-i", choices=["raw", "tokenized", "conllu"],
-                     help="raw text, one pre-tokenised sentence a line, or CoNLL-U (default: CoNLL-U if the input looks like it, else raw)")
+    tag.add_argument("--input-format", "-i", choices=["raw", "lines", "tokenized", "conllu"],
+                     help="raw text; raw text with one sentence a line (never split or joined); one pre-tokenised "
+                          "sentence a line; or CoNLL-U (default: CoNLL-U if the input looks like it, else raw)")
     tag.add_argument("--output-format", "-f", choices=["conllu", "tsv", "json"], default="conllu",
                      help="CoNLL-U, FORM and predicted columns as TSV, or JSON Lines (one sentence a line)")
     tag.add_argument("--output", "-o", help="write here instead of stdout")
@@ -183,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--probabilities", action="store_true", help="add each predicted tag's probability (json, tsv)")
     tag.add_argument("--top-k", type=int, default=0, metavar="K", help="add each word's K most probable tags per column (json, tsv)")
     tag.add_argument("--threads", type=int, help="torch CPU threads (default: every core)")
+    tag.add_argument("--tokenizer", choices=["auto", "learned", "rules"], default="auto",
+                     help="raw text: the model's learned segmenter, or the rule tokenizer (default: learned if the model has one)")
     tag.add_argument("--language", help="ISO 639 code of the text: tokenizer rules for raw text, e.g. en (default: the model's language)")
     return parser
 

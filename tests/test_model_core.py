@@ -56,6 +56,8 @@ def test_end_of_training_and_tagger_eval_score_through_one_path(tiny_model):
 
 def test_configs_saved_by_earlier_versions_get_the_values_they_were_built_with():
     saved = OmegaConf.create({"model": {"word_dim": 8}, "data": {"name": "en_ewt", "format": "uner"}})
-    migrated = _with_legacy_keys(saved)
+    today = OmegaConf.create({"segmenter": {"learn": "auto", "network": {"layers": 1}}})
+    migrated = _with_legacy_keys(saved, today)
     assert migrated.model.max_word_chars == 32 and migrated.data.scheme == "auto" and migrated.data.fields is None
     assert migrated.data.format == "uner"  # what the run saved wins
+    assert migrated.segmenter.learn is False and migrated.segmenter.network.layers == 1  # rules, as the run had

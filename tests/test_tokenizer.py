@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from conftest import SAMPLE_DEV
 from tagger.data.conllu_io import read_conllu
-from tagger.inference.tokenizer import Tokenizer, split_lines_into_sentences
+from tagger.data.tokens import split_lines_into_sentences
+from tagger.inference.tokenizer import Tokenizer
 
 ENGLISH = Tokenizer("en")
 GENERIC = Tokenizer(None)

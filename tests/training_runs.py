@@ -24,6 +24,7 @@ TINY_RUN = [
     "model.cle.char_dim=16",
     "model.cle.hidden_size=16",
     "threads=1",
+    "segmenter.learn=false",
     "schedule.warmup_steps=10",
     "optimizer.lr=5e-3",
     "callbacks.step_checkpoint.every_n_train_steps=5",

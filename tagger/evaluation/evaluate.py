@@ -7,13 +7,15 @@ so a score means the same wherever it is printed.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.data.conllu_io import Sentence
+from tagger.data.conllu_io import Sentence, read_conllu
+from tagger.data.raw_text import raw_text
 from tagger.data.readers import read_data
-from tagger.evaluation.metrics import tagging_scores
+from tagger.evaluation.conll18 import evaluate_conll18
+from tagger.evaluation.metrics import metric_name, tagging_scores
 from tagger.model.model_file import ModelBundle
 from tagger.model.predictor import Predictor
 
@@ -42,3 +44,21 @@ def evaluate_file(
     gold = read_data(path, format, fields, scheme, predictor.columns)
     predicted = predictor.predict(copy.deepcopy(gold))
     return Evaluation(tagging_scores(gold, predicted, predictor.columns), gold, predicted)
+
+
+def evaluate_raw(path: str | Path, tag_text: Callable[[str], list[Sentence]], columns: Sequence[str]) -> Evaluation:
+    """Score the whole pipeline from raw text, the CoNLL 2018 way.
+
+    The gold file's raw text (`tagger.data.raw_text`: `# text`, `SpaceAfter=No`, paragraph
+    marks) goes through `tag_text` (tokenization, sentence splitting, multiword tokens, tagging);
+    its output is aligned to the gold file by characters: Tokens, Sentences and Words F1, then
+    F1 of each tagged column over aligned words (UFeats over universal features, as the shared task).
+    """
+    gold = read_conllu(path)
+    predicted = tag_text(raw_text(gold, str(path)))
+    scores = evaluate_conll18(gold, predicted)
+    tagged = {metric_name(column) for column in columns}
+    keep = ["Tokens", "Sentences", "Words", *[m for m in ("UPOS", "XPOS", "UFeats", "Lemmas") if m in tagged]]
+    if len(tagged & {"UPOS", "XPOS", "UFeats"}) > 1:
+        keep.insert(keep.index("Lemmas") if "Lemmas" in keep else len(keep), "AllTags")
+    return Evaluation({name: scores[name].f1 for name in keep}, gold, predicted)

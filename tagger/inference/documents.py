@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from tagger.data.conllu_io import Sentence, parse_conllu
 from tagger.data.readers import is_entity_column
+from tagger.data.tokens import RawTextTokenizer, TokenizedSentence, split_lines_into_sentences
 from tagger.errors import DataFormatError, TaggerError
 from tagger.inference.entities import entity_spans
-from tagger.inference.tokenizer import Tokenizer, TokenizedSentence, split_lines_into_sentences
 
-INPUT_FORMATS = ("raw", "tokenized", "conllu")
+INPUT_FORMATS = ("raw", "lines", "tokenized", "conllu")
 _CONLLU_ID = re.compile(r"\d+(?:-\d+|\.\d+)?")
 
 
@@ -245,10 +245,23 @@ def from_tokenized(tokenized: TokenizedSentence, sent_id: int | None = None) -> 
     return TaggedSentence(Sentence(comments, rows, word_rows), spans=spans, multiword_spans=multiword_spans)
 
 
-def read_raw(lines: Iterable[str], tokenizer: Tokenizer) -> Iterator[TaggedSentence]:
+def read_raw(lines: Iterable[str], tokenizer: RawTextTokenizer) -> Iterator[TaggedSentence]:
     """Sentences of raw text given as lines (with their line ends), numbered from 1."""
     for number, tokenized in enumerate(split_lines_into_sentences(lines, tokenizer), start=1):
         yield from_tokenized(tokenized, number)
+
+
+def read_lines(lines: Iterable[str], tokenizer: RawTextTokenizer) -> Iterator[TaggedSentence]:
+    """One sentence per line of raw text, never split or joined (blank lines skipped); tokens keep exact offsets."""
+    offset = 0
+    number = 0
+    for line in lines:
+        tokens = [token for sentence in tokenizer.tokenize(line, offset) for token in sentence.tokens]
+        if tokens:
+            number += 1
+            text = line[tokens[0].start - offset : tokens[-1].end - offset]
+            yield from_tokenized(TokenizedSentence(tokens, text), number)
+        offset += len(line)
 
 
 def read_tokenized(lines: Iterable[str] | Iterable[Sequence[str]]) -> Iterator[TaggedSentence]:
@@ -281,9 +294,9 @@ def read_conllu_stream(stream: Iterable[bytes], source: str) -> Iterator[TaggedS
 
 
 def read_input(
-    stream: Iterable[bytes], source: str, input_format: str | None, tokenizer: Callable[[], Tokenizer]
+    stream: Iterable[bytes], source: str, input_format: str | None, tokenizer: Callable[[], RawTextTokenizer]
 ) -> Iterator[TaggedSentence]:
-    """Untagged sentences of a byte stream in `input_format` (raw, tokenized or conllu).
+    """Untagged sentences of a byte stream in `input_format` (raw, lines, tokenized or conllu).
 
     Without a format (None or "auto") the content decides: CoNLL-U when the first line that is
     neither blank nor a comment is a CoNLL-U token line, raw text otherwise. `tokenizer` is
@@ -305,6 +318,8 @@ def read_input(
         return read_tokenized(text_lines(lines, source))
     if input_format == "raw":
         return read_raw(text_lines(lines, source), tokenizer())
+    if input_format == "lines":
+        return read_lines(text_lines(lines, source), tokenizer())
     raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from tagger.data.conllu_io import Sentence
+from tagger.data.tokens import RawTextTokenizer
 from tagger.data.vocab import Vocabularies
 from tagger.errors import TaggerError
 from tagger.inference.documents import INPUT_FORMATS, TaggedDocument, TaggedSentence, read_input, read_tokenized
@@ -27,6 +28,7 @@ from tagger.model.network import TaggerNetwork
 from tagger.model.predictor import FormEmbeddingCache, Predictor
 
 log = logging.getLogger(__name__)
+TOKENIZERS = ("auto", "learned", "rules")
 _UD_TREEBANK = re.compile(r"([a-z]{2,3})_[a-z0-9]+")
 
 
@@ -48,8 +50,17 @@ class Tagger:
         cache_size: int = 50_000,
         threads: int | None = None,
         language: str | None = None,
+        tokenizer: str = "auto",
     ) -> None:
-        """`language` (an ISO 639 code) picks the raw-text tokenizer rules; by default the model's training data says."""
+        """`tokenizer` is how raw text becomes sentences and tokens: "learned" (the segmenter the model
+        carries, trained on its treebank's raw text), "rules" (the rule tokenizer), or "auto": learned
+        where the model has a segmenter. `language` (an ISO 639 code) picks the rules; by default the
+        model's training data says."""
+        if tokenizer not in TOKENIZERS:
+            raise TaggerError(f"unknown tokenizer {tokenizer!r}: use {', '.join(TOKENIZERS)}")
+        if tokenizer == "learned" and bundle.segmenter is None:
+            raise TaggerError("this model has no learned segmenter (its training data had no raw text): use the rules")
+        self.tokenizer_kind = "learned" if tokenizer != "rules" and bundle.segmenter is not None else "rules"
         self.bundle = bundle
         trained_for = model_language(bundle.provenance)
         if language is not None:
@@ -57,7 +68,7 @@ class Tagger:
             if trained_for and language != trained_for:
                 log.warning("language %s given, but the model was trained on %s text", language, trained_for)
         self.language = language or trained_for
-        self._tokenizer: Tokenizer | None = None
+        self._tokenizer: Tokenizer | None = None  # the rules, built on first use
         self.predictor = Predictor(bundle, batch_tokens, cache_size)
         self.columns = bundle.columns
         if threads:
@@ -83,7 +94,10 @@ class Tagger:
         return self.predictor.cache
 
     @property
-    def tokenizer(self) -> Tokenizer:
+    def tokenizer(self) -> RawTextTokenizer:
+        """What splits raw text into sentences and tokens: the model's segmenter, or the rules."""
+        if self.tokenizer_kind == "learned":
+            return self.bundle.segmenter
         if self._tokenizer is None:
             self._tokenizer = Tokenizer(self.language)
         return self._tokenizer

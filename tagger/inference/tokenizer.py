@@ -9,7 +9,8 @@ way UD English-EWT annotates them. Other languages get the Unicode-aware rules w
 
 Sentences end after sentence-final punctuation followed by a token that does not start in
 lower case, and at blank lines (paragraph breaks). A word of a multiword token is always a
-slice of its surface token, so every word keeps exact offsets.
+slice of its surface token, so every word keeps exact offsets. The token records it produces,
+and the streaming of long inputs through any tokenizer, are `tagger.data.tokens`.
 """
 
 from __future__ import annotations
@@ -18,36 +19,11 @@ import functools
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+
+from tagger.data.tokens import Token, TokenizedSentence
 
 ENGLISH = "en"
-
-
-@dataclass(slots=True)
-class Token:
-    """A surface token: its text, offsets [start, end) into the input and its syntactic words."""
-
-    text: str
-    start: int
-    end: int
-    words: tuple[str, ...]  # slices of `text` that concatenate to it; one word unless multiword
-    space_after: bool = True
-
-
-@dataclass(slots=True)
-class TokenizedSentence:
-    tokens: list[Token]
-    text: str  # the input between the first token's start and the last token's end
-    new_paragraph: bool = False
-
-    @property
-    def start(self) -> int:
-        return self.tokens[0].start
-
-    @property
-    def end(self) -> int:
-        return self.tokens[-1].end
 
 
 @functools.cache
@@ -241,40 +217,3 @@ def _english_words(token: str) -> tuple[str, ...]:
         if token[-1] in "'’" and len(token) > 2:
             return token[:-1], token[-1]
     return (token,)
-
-
-def split_lines_into_sentences(
-    lines: Iterable[str], tokenizer: Tokenizer, max_chars: int = 100_000
-) -> Iterator[TokenizedSentence]:
-    """Tokenise a stream of text lines with bounded memory; offsets count characters from the start.
-
-    Paragraphs (blank-line separated) are tokenised whole. A longer stretch without a blank line
-    is tokenised once it passes `max_chars`, keeping its last, possibly unfinished sentence for
-    the next round; only a single sentence longer than that is cut.
-    """
-    buffer: list[str] = []
-    size = 0
-    offset = 0  # of the buffer's first character
-    new_paragraph = True
-    for line in lines:
-        if not line.strip():
-            if buffer:
-                yield from tokenizer.tokenize("".join(buffer), offset, new_paragraph)
-                offset += size
-                buffer, size, new_paragraph = [], 0, True
-            offset += len(line)
-            continue
-        buffer.append(line)
-        size += len(line)
-        if size >= max_chars:
-            text = "".join(buffer)
-            sentences = tokenizer.tokenize(text, offset, new_paragraph)
-            keep = sentences.pop() if len(sentences) > 1 else None
-            yield from sentences
-            new_paragraph = False
-            cut = keep.start - offset if keep else len(text)
-            offset += cut
-            buffer = [text[cut:]] if keep else []
-            size = len(text) - cut
-    if buffer:
-        yield from tokenizer.tokenize("".join(buffer), offset, new_paragraph)

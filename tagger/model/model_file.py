@@ -1,8 +1,10 @@
 """The portable model file: one safetensors file whose header metadata holds JSON.
 
 Weights are safetensors; the network config, vocabularies, encoding constants and provenance
-are JSON strings in the safetensors metadata. Nothing is unpickled, so a downloaded model
-cannot run code.
+are JSON strings in the safetensors metadata. A learned segmenter (tokens, sentences,
+multiword tokens) travels in the same file: its tensors under `segmenter.`, its vocabulary and
+rules under the `segmenter` metadata key. Nothing is unpickled, so a downloaded model cannot
+run code.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from tagger.data.vocab import Vocabularies
 from tagger.errors import ModelFileError
 from tagger.model.encoding import DEFAULT_MAX_WORD_CHARS
 from tagger.model.network import TaggerNetwork, build_network
+from tagger.model.segmenter import Segmenter
 
 FORMAT_NAME = "tagger-model"
 FORMAT_VERSION = 1
 # Config keys added after files of this format were first written, with the values those files were trained with.
 LEGACY_CONFIG = {"max_word_chars": DEFAULT_MAX_WORD_CHARS}
+SEGMENTER_PREFIX = "segmenter."
 
 
 @dataclass
@@ -35,6 +39,7 @@ class ModelBundle:
     vocabs: Vocabularies
     columns: list[str]
     provenance: dict
+    segmenter: Segmenter | None = None  # learned from the training data's raw text, if it had any
 
     @property
     def max_word_chars(self) -> int:
@@ -47,6 +52,7 @@ def save_model(
     vocabs: Vocabularies,
     provenance: dict | None = None,
     weights_dtype: torch.dtype | None = None,
+    segmenter: Segmenter | None = None,
 ) -> Path:
     """Write the model file whole or not at all.
 
@@ -63,6 +69,9 @@ def save_model(
         "provenance": json.dumps(provenance or {}, ensure_ascii=False),
     }
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in network.state_dict().items()}
+    if segmenter is not None:
+        metadata["segmenter"] = json.dumps(segmenter.metadata(), ensure_ascii=False)
+        tensors.update({SEGMENTER_PREFIX + name: t.detach().cpu().contiguous() for name, t in segmenter.state_dict().items()})
     if weights_dtype is not None:
         tensors = {name: t.to(weights_dtype) if t.is_floating_point() else t for name, t in tensors.items()}
     with atomic_write(path) as temporary:
@@ -112,8 +121,14 @@ def load_model(path: str | Path) -> ModelBundle:
         vocabs = Vocabularies.from_dict(json.loads(metadata["vocabs"]))
         provenance = json.loads(metadata.get("provenance", "{}"))
         network = build_network(config, vocabs)
-        network.load_state_dict(load_file(str(path)))
+        tensors = load_file(str(path))
+        network.load_state_dict({name: t for name, t in tensors.items() if not name.startswith(SEGMENTER_PREFIX)})
+        segmenter = None
+        if "segmenter" in metadata:
+            own = {name[len(SEGMENTER_PREFIX):]: t.float() if t.is_floating_point() else t
+                   for name, t in tensors.items() if name.startswith(SEGMENTER_PREFIX)}
+            segmenter = Segmenter.from_metadata(json.loads(metadata["segmenter"]), own)
     except (KeyError, ValueError, TypeError, RuntimeError, SafetensorError) as error:
         raise ModelFileError(f"{path}: corrupt model file ({type(error).__name__}: {error})") from None
     network.eval()
-    return ModelBundle(network, vocabs, list(vocabs.tags), provenance)
+    return ModelBundle(network, vocabs, list(vocabs.tags), provenance, segmenter)

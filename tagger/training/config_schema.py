@@ -125,6 +125,34 @@ class ScheduleConfig(_Section):
     final_lr_ratio: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+class SegmenterNetworkConfig(_Section):
+    embedding_dim: PositiveInt
+    hidden_size: PositiveInt
+    layers: PositiveInt
+    dropout: Probability
+    window: Annotated[int, Field(ge=8)]
+    context: Annotated[int, Field(ge=0)]
+
+
+class SegmenterTrainingSection(_Section):
+    max_steps: PositiveInt
+    eval_every: PositiveInt
+    patience: PositiveInt
+    batch_size: PositiveInt
+    window: Annotated[int, Field(ge=8)]
+    learning_rate: Annotated[float, Field(gt=0.0)]
+    sentence_end_weight: Annotated[float, Field(gt=0.0)]
+    char_dropout: Probability
+    min_rule_count: PositiveInt
+    seed: int
+
+
+class SegmenterSection(_Section):
+    learn: Literal["auto"] | bool
+    network: SegmenterNetworkConfig
+    training: SegmenterTrainingSection
+
+
 class TrainConfig(_Section):
     data: DataConfig
     model: ModelConfig
@@ -134,6 +162,7 @@ class TrainConfig(_Section):
     optimizer: OptimizerConfig
     schedule: ScheduleConfig
     label_smoothing: Probability
+    segmenter: SegmenterSection
     data_dir: str
     seed: int
     threads: PositiveInt | None

@@ -43,7 +43,8 @@ class TaggingDataModule(pl.LightningDataModule):
         self._train_sampler: TokenBudgetBatchSampler | None = None
         self._resume_state: dict[str, int] = {}
 
-    def _read(self, split: str) -> list[Sentence]:
+    def read(self, split: str) -> list[Sentence]:
+        """The sentences of a split (`train`, `dev`, `test`), read once."""
         if split not in self.sentences:
             path = self.paths[split]
             if path is None:
@@ -66,14 +67,14 @@ class TaggingDataModule(pl.LightningDataModule):
     def build_vocabularies(self) -> Vocabularies:
         """Vocabularies come from train alone, before the network is built (it needs their sizes)."""
         if self.vocabs is None:
-            self.vocabs = build_vocabularies(self._read("train"), self.columns, self.config.min_word_freq)
+            self.vocabs = build_vocabularies(self.read("train"), self.columns, self.config.min_word_freq)
             sizes = ", ".join(f"{c} {len(v)}" for c, v in self.vocabs.tags.items())
             log.info("vocabularies: %d words, %d chars; tags: %s", len(self.vocabs.words), len(self.vocabs.chars), sizes)
         return self.vocabs
 
     def corpus(self, split: str) -> EncodedSentences:
         if split not in self.corpora:
-            sentences, vocabs = self._read(split), self.build_vocabularies()
+            sentences, vocabs = self.read(split), self.build_vocabularies()
             tags = {column: [vocabs.targets(sentence, column) for sentence in sentences] for column in self.columns}
             encoded = encode_sentences([sentence.forms for sentence in sentences], vocabs, self.max_word_chars, tags)
             self.corpora[split] = encoded.with_characters(vocabs.chars)

@@ -31,6 +31,8 @@ LEGACY_KEYS = {
     "data.language": None,
     "schedule.max_warmup_fraction": 1.0,  # no cap on the warm-up
 }
+# Sections added since, taken from today's defaults; `learn: false` keeps such a run on the rules it had.
+LEGACY_SECTIONS = {"segmenter": {"learn": False}}
 
 
 def prepare_run(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
@@ -50,7 +52,7 @@ def prepare_run(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
         raise TaggerError(f"resume={cfg.resume}: no {LAST_CHECKPOINT} there to resume from")
     saved = run_dir / CONFIG_FILE
     if saved.is_file():
-        cfg = _apply_overrides(_with_legacy_keys(OmegaConf.load(saved)), _command_line_overrides())
+        cfg = _apply_overrides(_with_legacy_keys(OmegaConf.load(saved), cfg), _command_line_overrides())
     else:  # a run from before config.yaml was written: trust the command line
         log.warning("%s has no %s: resuming with the config of this command line", run_dir, CONFIG_FILE)
         cfg.run_dir = str(run_dir)
@@ -61,10 +63,14 @@ def prepare_run(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
     return cfg, checkpoint
 
 
-def _with_legacy_keys(cfg: DictConfig) -> DictConfig:
+def _with_legacy_keys(cfg: DictConfig, defaults: DictConfig) -> DictConfig:
+    """A config saved by an earlier version, completed with what that version built its runs with."""
     for key, value in LEGACY_KEYS.items():
         if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
             OmegaConf.update(cfg, key, value, force_add=True)
+    for section, fixed in LEGACY_SECTIONS.items():
+        if section not in cfg and section in defaults:
+            OmegaConf.update(cfg, section, OmegaConf.merge(defaults[section], fixed), force_add=True)
     return cfg
 
 

@@ -19,9 +19,12 @@ import torch
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
+from tagger.data.conllu_io import Sentence
+from tagger.data.raw_text import has_raw_text
 from tagger.errors import DEBUG_ENV, TaggerError
 from tagger.evaluation.evaluate import evaluate_file
 from tagger.model.model_file import load_model, save_model
+from tagger.model.segmenter import Segmenter, SegmenterConfig
 from tagger.model.word_vectors import prepare_word_vectors
 from tagger.training.checkpoint_io import AtomicCheckpointIO
 from tagger.training.config_errors import built_from_config
@@ -29,6 +32,7 @@ from tagger.training.config_schema import TrainConfig, validate_config
 from tagger.training.datamodule import TaggingDataModule
 from tagger.training.module import TaggerModule
 from tagger.training.run_dir import prepare_run
+from tagger.training.segmenter_training import SegmenterTrainingConfig, train_segmenter
 
 log = logging.getLogger("tagger.training.train")  # not __main__, which it is under `tagger train`
 OPTIONAL_EXTRAS = {"tensorboard": "tensorboard", "tensorboardX": "tensorboard"}  # package -> extra that installs it
@@ -108,6 +112,30 @@ def check_data_files(config: TrainConfig) -> None:
             raise TaggerError(f"{path}: data.{split}: no such file{root}")
 
 
+def wants_segmenter(config: TrainConfig, train_sentences: list[Sentence]) -> bool:
+    """Whether this run learns a segmenter: asked for (`segmenter.learn=true`, an error without raw text),
+    or by default where the training data is CoNLL-U with raw text to learn from."""
+    learn = config.segmenter.learn
+    if learn is False:
+        return False
+    if learn == "auto":
+        return config.data.format == "conllu" and config.data.dev is not None and has_raw_text(train_sentences)
+    if config.data.format != "conllu" or not has_raw_text(train_sentences):
+        raise TaggerError(f"segmenter.learn=true, but {config.data.train} has no raw text (no # text, no SpaceAfter): "
+                          "a segmenter cannot be learned from it; set segmenter.learn=false to tokenize raw text by rules")
+    return True
+
+
+def learn_segmenter(config: TrainConfig, datamodule: TaggingDataModule) -> Segmenter:
+    segmenter, report = train_segmenter(
+        datamodule.read("train"), datamodule.read("dev"), SegmenterConfig(**config.segmenter.network.model_dump()),
+        SegmenterTrainingConfig(**config.segmenter.training.model_dump()), source=config.data.train,
+    )
+    log.info("segmenter: dev %s after %.1f minutes",
+             "  ".join(f"{name} {value:.2f}" for name, value in report["dev"].items() if name != "step"), report["minutes"])
+    return segmenter
+
+
 def train(cfg: DictConfig) -> dict:
     """Train one model as `cfg` says; return the final scores. Usable without Hydra's CLI."""
     if not cfg.resume:
@@ -124,6 +152,7 @@ def train(cfg: DictConfig) -> dict:
     pl.seed_everything(config.seed, workers=True)
     objects = build_objects(config, cfg)
     trainer, module, datamodule = objects.trainer, objects.module, objects.datamodule
+    segment = wants_segmenter(config, datamodule.read("train"))  # before training: a refusal costs nothing
 
     started = time.monotonic()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
@@ -143,8 +172,9 @@ def train(cfg: DictConfig) -> dict:
         "best_dev": {config.monitor: _as_float(trainer.checkpoint_callback.best_model_score)},
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
+    segmenter = learn_segmenter(config, datamodule) if segment else None
     output_model = Path(config.output_model)
-    save_model(output_model, module.network, datamodule.vocabs, provenance)
+    save_model(output_model, module.network, datamodule.vocabs, provenance, segmenter=segmenter)
     log.info("model written to %s", output_model)
 
     bundle = load_model(output_model)  # score the file as users will load it

@@ -1,0 +1,110 @@
+"""The learned segmenter: offsets and forced boundaries, learning from CoNLL-U, and its round trip through a file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from tagger.data.conllu_io import parse_conllu_text
+from tagger.errors import ModelFileError, TaggerError
+from tagger.model.multiword import MultiwordExpander
+from tagger.model.segmenter import Segmenter, SegmenterConfig
+from tagger.training.segmenter_training import SegmenterTrainingConfig, train_segmenter
+
+NO_SPACE = "SpaceAfter=No"
+SMALL = SegmenterConfig(embedding_dim=8, hidden_size=16, window=32, context=8, dropout=0.0)
+
+
+def row(token_id: str, form: str, misc: str = "_") -> str:
+    return "\t".join([token_id, form, "_", "_", "_", "_", "_", "_", "_", misc])
+
+
+def block(text: str, *rows: str) -> str:
+    return "\n".join([f"# text = {text}", *rows]) + "\n\n"
+
+
+FRENCH = (
+    block("Du pain.", row("1-2", "Du"), row("1", "De"), row("2", "le"), row("3", "pain", NO_SPACE), row("4", "."))
+    + block("Il mange du riz", row("1", "Il"), row("2", "mange"), row("3-4", "du"), row("3", "de"), row("4", "le"),
+            row("5", "riz"))
+    + block("Elle a 20 000 euros.", row("1", "Elle"), row("2", "a"), row("3", "20 000"), row("4", "euros", NO_SPACE),
+            row("5", "."))
+)
+
+
+def untrained(chars: str = "Duaeilmnprsz. ") -> Segmenter:
+    return Segmenter(sorted(set(chars)), MultiwordExpander([], {}), SMALL).eval()
+
+
+def test_tokens_keep_exact_offsets_and_space_after():
+    text = "  Il mange.\nDu riz\tici  "
+    for sentence in untrained().tokenize(text, offset=100):
+        for token in sentence.tokens:
+            assert text[token.start - 100 : token.end - 100] == token.text == "".join(token.words)
+            assert token.text == token.text.strip()
+            assert token.space_after == (token.end - 100 == len(text) or text[token.end - 100].isspace())
+        assert sentence.text == text[sentence.start - 100 : sentence.end - 100]
+
+
+def test_line_breaks_end_tokens_and_blank_lines_end_sentences_and_paragraphs():
+    text = "Il mange\npain\n\n  Du riz"
+    sentences = untrained().tokenize(text)
+    assert all("\n" not in token.text for sentence in sentences for token in sentence.tokens)
+    assert sentences[-1].end == len(text)
+    before_blank = [s for s in sentences if s.end <= len("Il mange\npain")]
+    assert before_blank and before_blank[-1].end == len("Il mange\npain")
+    after_blank = [s for s in sentences if s.start > len("Il mange\npain")]
+    assert after_blank[0].new_paragraph and not any(s.new_paragraph for s in after_blank[1:])
+
+
+def test_empty_text_has_no_sentences():
+    assert untrained().tokenize(" \n\n ") == []
+
+
+def test_a_treebank_without_raw_text_cannot_train_a_segmenter():
+    plain = parse_conllu_text(block("", row("1", "Il"), row("2", "mange")).replace("# text = \n", ""))
+    with pytest.raises(TaggerError, match="has no raw text"):
+        train_segmenter(plain, plain, SMALL, SegmenterTrainingConfig(max_steps=1), "plain.conllu")
+
+
+@pytest.fixture(scope="module")
+def trained() -> Segmenter:
+    torch.set_num_threads(1)
+    sentences = parse_conllu_text(FRENCH * 20)
+    training = SegmenterTrainingConfig(max_steps=300, eval_every=100, batch_size=4, window=32, learning_rate=1e-2)
+    segmenter, report = train_segmenter(sentences, parse_conllu_text(FRENCH), SMALL, training)
+    assert report["dev"]["Words"] > 90
+    return segmenter
+
+
+def test_learns_tokens_with_a_space_sentence_ends_and_multiword_tokens(trained):
+    sentences = trained.tokenize("Du pain. Il mange du riz Elle a 20 000 euros.")
+    forms = [[token.text for token in sentence.tokens] for sentence in sentences]
+    assert forms == [["Du", "pain", "."], ["Il", "mange", "du", "riz"], ["Elle", "a", "20 000", "euros", "."]]
+    assert [token.words for token in sentences[0].tokens][0] == ("De", "le")
+
+
+def test_round_trip_through_safetensors_and_json_metadata(trained, tmp_path):
+    save_file({name: tensor.contiguous() for name, tensor in trained.state_dict().items()}, tmp_path / "s.safetensors")
+    metadata = json.loads(json.dumps(trained.metadata()))
+    again = Segmenter.from_metadata(metadata, load_file(tmp_path / "s.safetensors"))
+    text = "Il mange du pain. Du riz."
+    assert again.tokenize(text) == trained.tokenize(text)
+
+
+def test_a_segmenter_of_another_format_is_refused():
+    with pytest.raises(ModelFileError, match="segmenter format"):
+        Segmenter.from_metadata({"format": "segmenter/99"}, {})
+
+
+def test_bfloat16_inference_keeps_the_segmentation(trained):
+    text = "Du pain. Il mange du riz Elle a 20 000 euros."
+    expected = trained.tokenize(text)
+    trained.bfloat16 = True
+    try:
+        assert trained.tokenize(text) == expected
+    finally:
+        trained.bfloat16 = False
