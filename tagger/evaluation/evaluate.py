@@ -39,8 +39,10 @@ def evaluate_file(
     """Read a gold file (CoNLL-U, UNER or column file), predict the model's columns on a copy, score.
 
     Accuracies for POS-like columns (AllTags over them), seqeval span P/R/F1 for entity columns.
+    A model file is scored in float32, so its scores do not depend on the CPU that computes them;
+    pass a `Predictor` to score another precision.
     """
-    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    predictor = model if isinstance(model, Predictor) else Predictor(model, precision="float32")
     gold = read_data(path, format, fields, scheme, predictor.columns)
     predicted = predictor.predict(copy.deepcopy(gold))
     return Evaluation(tagging_scores(gold, predicted, predictor.columns), gold, predicted)

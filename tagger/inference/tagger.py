@@ -50,12 +50,14 @@ class Tagger:
         cache_size: int = 50_000,
         threads: int | None = None,
         language: str | None = None,
+        precision: str = "auto",
         tokenizer: str = "auto",
     ) -> None:
         """`tokenizer` is how raw text becomes sentences and tokens: "learned" (the segmenter the model
         carries, trained on its treebank's raw text), "rules" (the rule tokenizer), or "auto": learned
         where the model has a segmenter. `language` (an ISO 639 code) picks the rules; by default the
-        model's training data says."""
+        model's training data says. `precision` is the forward pass's arithmetic (see `Predictor`):
+        "auto", "float32" or "bfloat16"."""
         if tokenizer not in TOKENIZERS:
             raise TaggerError(f"unknown tokenizer {tokenizer!r}: use {', '.join(TOKENIZERS)}")
         if tokenizer == "learned" and bundle.segmenter is None:
@@ -69,7 +71,7 @@ class Tagger:
                 log.warning("language %s given, but the model was trained on %s text", language, trained_for)
         self.language = language or trained_for
         self._tokenizer: Tokenizer | None = None  # the rules, built on first use
-        self.predictor = Predictor(bundle, batch_tokens, cache_size)
+        self.predictor = Predictor(bundle, batch_tokens, cache_size, precision)
         self.columns = bundle.columns
         if threads:
             torch.set_num_threads(threads)

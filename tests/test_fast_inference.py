@@ -1,0 +1,64 @@
+"""The fast inference path (unpacked encoder, bfloat16, the vocabulary's CLE table) tags like the plain one."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import SAMPLE_DEV
+from tagger.data.conllu_io import read_conllu
+from tagger.model import fast_inference
+from tagger.model.fast_inference import UnpackedResidualBiLSTM, resolve_precision
+from tagger.model.model_file import load_model
+from tagger.model.predictor import Predictor
+from tagger.model.residual_lstm import ResidualBiLSTM
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_model):
+    return load_model(tiny_model)
+
+
+def _tagged(predictor: Predictor) -> list[list[str]]:
+    sentences = predictor.predict(read_conllu(SAMPLE_DEV))
+    return [["\t".join(row[2:6]) for row in sentence.rows] for sentence in sentences]  # lemma, upos, xpos, feats
+
+
+@pytest.mark.parametrize("batch", [5, 6], ids=["odd-batch", "even-batch"])
+def test_the_unpacked_encoder_equals_the_packed_one_at_every_real_position(batch):
+    torch.manual_seed(0)
+    packed = ResidualBiLSTM(input_dim=12, hidden_size=8, layers=3, dropout=0.5).eval()
+    lengths = torch.randint(1, 9, (batch,))
+    x = torch.randn(batch, int(lengths.max()), 12)
+    real = torch.arange(x.shape[1]) < lengths[:, None]
+    with torch.inference_mode():
+        expected, got = packed(x, lengths), UnpackedResidualBiLSTM(packed)(x, lengths)
+    torch.testing.assert_close(got[real], expected[real])
+
+
+def test_the_vocabulary_table_changes_no_prediction_and_fills_once(bundle):
+    cached, uncached = Predictor(bundle, precision="float32"), Predictor(bundle, precision="float32", cache_size=0)
+    first = _tagged(cached)
+    filled, misses = int(cached.cache.filled.sum()), cached.cache.misses
+    assert first == _tagged(uncached) == _tagged(cached)
+    assert filled > 0 and cached.cache.misses == misses  # the second pass computes no CLE
+
+
+def test_bfloat16_tags_the_sample_like_float32(bundle):
+    """Within rounding: at most 1 word in 100 may get another tag (on en_ewt test, UPOS moves by < 0.1)."""
+    plain, fast = _tagged(Predictor(bundle, precision="float32")), _tagged(Predictor(bundle, precision="bfloat16"))
+    words = [(a, b) for sentence_a, sentence_b in zip(plain, fast) for a, b in zip(sentence_a, sentence_b)]
+    assert sum(a != b for a, b in words) <= len(words) / 100
+
+
+def test_the_float32_predictor_runs_the_trained_network_itself(bundle):
+    assert Predictor(bundle, precision="float32").runner is bundle.network
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    monkeypatch.setattr(fast_inference, "native_bfloat16", lambda: False)
+    assert resolve_precision("auto") == torch.float32
+    monkeypatch.setattr(fast_inference, "native_bfloat16", lambda: True)
+    assert resolve_precision("auto") == torch.bfloat16
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("int4")
