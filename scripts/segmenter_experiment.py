@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,18 +25,18 @@ from tagger.data.conllu_io import read_conllu
 from tagger.data.raw_text import raw_text
 from tagger.evaluation.conll18 import evaluate_conll18
 from tagger.inference.tokenizer import Tokenizer
-from tagger.model.segmenter import Segmenter, SegmenterConfig
-from tagger.training.segmenter_training import SegmenterTrainingConfig, scored_sentence, train_segmenter
+from tagger.model.segmenter import Segmenter
+from tagger.training.segmenter_training import default_configs, scored_sentence, train_segmenter
+
+NETWORK, TRAINING = default_configs()  # conf/train.yaml's segmenter section
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ud"  # ../shared/data/ud from the repo root
 REPORTED = ("Tokens", "Sentences", "Words")
 
 
-def chars_per_second(tokenizer: Segmenter | Tokenizer, text: str, threads: int, bfloat16: bool = False) -> int:
+def chars_per_second(tokenizer: Segmenter | Tokenizer, text: str, threads: int) -> int:
     """Best of three timings of the whole `tokenize` (for the segmenter: network and decoding) on `text`."""
     torch.set_num_threads(threads)
-    if isinstance(tokenizer, Segmenter):
-        tokenizer.bfloat16 = bfloat16
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
@@ -48,12 +49,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("treebank")
     parser.add_argument("--data", type=Path, default=DATA, help="holds <treebank>/{train,dev,test}.conllu")
-    parser.add_argument("--hidden-size", type=int, default=SegmenterConfig.hidden_size)
-    parser.add_argument("--layers", type=int, default=SegmenterConfig.layers)
-    parser.add_argument("--window", type=int, default=SegmenterConfig.window)
-    parser.add_argument("--context", type=int, default=SegmenterConfig.context)
-    parser.add_argument("--max-steps", type=int, default=SegmenterTrainingConfig.max_steps)
-    parser.add_argument("--sentence-end-weight", type=float, default=SegmenterTrainingConfig.sentence_end_weight)
+    parser.add_argument("--hidden-size", type=int, default=NETWORK.hidden_size)
+    parser.add_argument("--layers", type=int, default=NETWORK.layers)
+    parser.add_argument("--window", type=int, default=NETWORK.window)
+    parser.add_argument("--context", type=int, default=NETWORK.context)
+    parser.add_argument("--max-steps", type=int, default=TRAINING.max_steps)
+    parser.add_argument("--sentence-end-weight", type=float, default=TRAINING.sentence_end_weight)
     parser.add_argument("--save", type=Path, help="save tensors here, metadata beside (.json)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -61,8 +62,8 @@ def main() -> None:
 
     folder = args.data / args.treebank
     train, dev, test = (read_conllu(folder / f"{split}.conllu") for split in ("train", "dev", "test"))
-    config = SegmenterConfig(hidden_size=args.hidden_size, layers=args.layers, window=args.window, context=args.context)
-    training = SegmenterTrainingConfig(max_steps=args.max_steps, sentence_end_weight=args.sentence_end_weight)
+    config = replace(NETWORK, hidden_size=args.hidden_size, layers=args.layers, window=args.window, context=args.context)
+    training = replace(TRAINING, max_steps=args.max_steps, sentence_end_weight=args.sentence_end_weight)
     segmenter, report = train_segmenter(train, dev, config, training, str(folder / "train.conllu"))
 
     text = raw_text(test, str(folder / "test.conllu"))
@@ -79,7 +80,6 @@ def main() -> None:
         "chars_per_second": {
             "1 thread": chars_per_second(segmenter, text, 1),
             "2 threads": chars_per_second(segmenter, text, 2),
-            "1 thread, bfloat16": chars_per_second(segmenter, text, 1, bfloat16=True),
             "rule tokenizer": chars_per_second(Tokenizer(args.treebank.partition("_")[0]), text, 1),
         },
         "size_bytes": {

@@ -42,3 +42,14 @@ def test_eval_raw_needs_conllu(tiny_model, tmp_path, capsys):
     path.write_text("1\tDogs\tO\t_\t_\n\n")
     assert main(["eval", str(tiny_model), str(path), "--raw"]) == 2
     assert "--raw needs a CoNLL-U gold file" in capsys.readouterr().err
+
+
+def test_words_of_a_contraction_carry_the_span_of_their_token():
+    from tagger.data.tokens import Token, TokenizedSentence
+    from tagger.inference.documents import from_tokenized
+
+    tokenized = TokenizedSentence([Token("Il", 0, 2, ("Il",)), Token("du", 3, 5, ("de", "le")), Token("pain", 6, 10, ("pain",))],
+                                  "Il du pain")
+    sentence = from_tokenized(tokenized)
+    assert sentence.spans == [(0, 2), (3, 5), (3, 5), (6, 10)]
+    assert from_tokenized(TokenizedSentence([Token("can't", 0, 5, ("ca", "n't"))], "can't")).spans == [(0, 2), (2, 5)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -11,11 +12,12 @@ from safetensors.torch import load_file, save_file
 from tagger.data.conllu_io import parse_conllu_text
 from tagger.errors import ModelFileError, TaggerError
 from tagger.model.multiword import MultiwordExpander
-from tagger.model.segmenter import Segmenter, SegmenterConfig
-from tagger.training.segmenter_training import SegmenterTrainingConfig, train_segmenter
+from tagger.model.segmenter import Segmenter
+from tagger.training.segmenter_training import default_configs, train_segmenter
 
 NO_SPACE = "SpaceAfter=No"
-SMALL = SegmenterConfig(embedding_dim=8, hidden_size=16, window=32, context=8, dropout=0.0)
+NETWORK, TRAINING = default_configs()
+SMALL = replace(NETWORK, embedding_dim=8, hidden_size=16, window=32, context=8, dropout=0.0)
 
 
 def row(token_id: str, form: str, misc: str = "_") -> str:
@@ -67,14 +69,14 @@ def test_empty_text_has_no_sentences():
 def test_a_treebank_without_raw_text_cannot_train_a_segmenter():
     plain = parse_conllu_text(block("", row("1", "Il"), row("2", "mange")).replace("# text = \n", ""))
     with pytest.raises(TaggerError, match="has no raw text"):
-        train_segmenter(plain, plain, SMALL, SegmenterTrainingConfig(max_steps=1), "plain.conllu")
+        train_segmenter(plain, plain, SMALL, replace(TRAINING, max_steps=1), "plain.conllu")
 
 
 @pytest.fixture(scope="module")
 def trained() -> Segmenter:
     torch.set_num_threads(1)
     sentences = parse_conllu_text(FRENCH * 20)
-    training = SegmenterTrainingConfig(max_steps=300, eval_every=100, batch_size=4, window=32, learning_rate=1e-2)
+    training = replace(TRAINING, max_steps=300, eval_every=100, batch_size=4, window=32, learning_rate=1e-2)
     segmenter, report = train_segmenter(sentences, parse_conllu_text(FRENCH), SMALL, training)
     assert report["dev"]["Words"] > 90
     return segmenter
@@ -99,12 +101,3 @@ def test_a_segmenter_of_another_format_is_refused():
     with pytest.raises(ModelFileError, match="segmenter format"):
         Segmenter.from_metadata({"format": "segmenter/99"}, {})
 
-
-def test_bfloat16_inference_keeps_the_segmentation(trained):
-    text = "Du pain. Il mange du riz Elle a 20 000 euros."
-    expected = trained.tokenize(text)
-    trained.bfloat16 = True
-    try:
-        assert trained.tokenize(text) == expected
-    finally:
-        trained.bfloat16 = False

@@ -236,11 +236,13 @@ def from_tokenized(tokenized: TokenizedSentence, sent_id: int | None = None) -> 
         first = len(word_rows) + 1
         multiword_spans[first] = (token.start, token.end)
         rows.append([f"{first}-{first + len(token.words) - 1}", token.text, "_", "_", "_", "_", "_", "_", "_", misc])
+        # words that are pieces of the token (ca + n't) get their piece; others (du = de + le) the token's span
+        pieces = "".join(token.words) == token.text
         start = token.start
         for word in token.words:
             word_rows.append(len(rows))
             rows.append([str(len(word_rows)), word, "_", "_", "_", "_", "_", "_", "_", "_"])
-            spans.append((start, start + len(word)))
+            spans.append((start, start + len(word)) if pieces else (token.start, token.end))
             start += len(word)
     return TaggedSentence(Sentence(comments, rows, word_rows), spans=spans, multiword_spans=multiword_spans)
 

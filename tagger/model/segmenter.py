@@ -69,14 +69,14 @@ def char_features(char: str) -> list[float]:
 
 @dataclass(frozen=True)
 class SegmenterConfig:
-    """Sizes of the network and of its windows (chosen for speed: see the README's segmenter section)."""
+    """Sizes of the network and of its windows; the values (chosen for speed) are `segmenter.network` in conf/train.yaml."""
 
-    embedding_dim: int = 32
-    hidden_size: int = 48
-    layers: int = 1
-    dropout: float = 0.2
-    window: int = 512  # characters per window at inference, context included: long windows waste less on overlap
-    context: int = 32  # characters on each side read only as context
+    embedding_dim: int
+    hidden_size: int
+    layers: int
+    dropout: float
+    window: int  # characters per window at inference, context included: long windows waste less on overlap
+    context: int  # characters on each side read only as context
 
 
 def _force_boundaries(text: str, labels: Tensor) -> None:
@@ -127,9 +127,6 @@ class Segmenter(nn.Module):
         self.config = config
         features = torch.tensor([char_features(char) for char in self.vocab.itos])
         self.network = SegmenterNetwork(features, expander.n_rules, config)
-        # Inference in bfloat16 where the CPU has bf16 instructions (avx512_bf16, AMX): the LSTM runs
-        # 2.7x faster and test F1 moves by at most 0.02 (en_ewt, tr_imst). Not stored: a choice of the machine.
-        self.bfloat16 = False
 
     def encode(self, text: str) -> Tensor:
         """Character ids of `text`; an unseen character gets its class placeholder."""
@@ -176,8 +173,7 @@ class Segmenter(nn.Module):
         with torch.inference_mode():
             ids = self.encode(text)
             spaces = self.network.features[ids, FEATURES.index("space")].bool()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bfloat16):
-                states = self.states(ids).float()
+            states = self.states(ids)
             labels = self.network.boundary(states).argmax(-1)
             labels[spaces] = NO_BOUNDARY
             _force_boundaries(text, labels)

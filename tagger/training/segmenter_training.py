@@ -37,16 +37,28 @@ SELECTION_METRICS = ("Tokens", "Sentences", "Words")
 
 @dataclass(frozen=True)
 class SegmenterTrainingConfig:
-    max_steps: int = 8000  # steps, not epochs: a small treebank needs as many updates as a large one
-    eval_every: int = 250  # steps between dev evaluations
-    patience: int = 10  # evaluations without a better dev score before stopping
-    batch_size: int = 16
-    window: int = 256  # characters per training window: shorter than at inference, for more and smaller steps
-    learning_rate: float = 2e-3
-    sentence_end_weight: float = 1.0  # loss weight of the rare SENTENCE_END class (1: unweighted)
-    char_dropout: float = 0.02  # share of characters shown as their class placeholder, so those learn too
-    min_rule_count: int = 2  # a multiword split rule seen fewer times in train is not learned
-    seed: int = 1
+    """How the segmenter learns; the values (and why) are `segmenter.training` in conf/train.yaml."""
+
+    max_steps: int  # steps, not epochs: a small treebank needs as many updates as a large one
+    eval_every: int  # steps between dev evaluations
+    patience: int  # evaluations without a better dev score before stopping
+    batch_size: int
+    window: int  # characters per training window: shorter than at inference, for more and smaller steps
+    learning_rate: float
+    sentence_end_weight: float  # loss weight of the rare SENTENCE_END class (1: unweighted)
+    char_dropout: float  # share of characters shown as their class placeholder, so those learn too
+    min_rule_count: int  # a multiword split rule seen fewer times in train is not learned
+    seed: int
+
+
+def default_configs() -> tuple[SegmenterConfig, SegmenterTrainingConfig]:
+    """The segmenter's network and training settings as conf/train.yaml has them (their one home)."""
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    section = OmegaConf.load(str(files("tagger.conf") / "train.yaml")).segmenter
+    return SegmenterConfig(**section.network), SegmenterTrainingConfig(**section.training)
 
 
 @dataclass(frozen=True)
