@@ -11,6 +11,6 @@ echo "$sentence" | tagger tag --output-format tsv -
 
 echo "== How to train your own: 15 epochs on a 400-sentence sample (a toy: expect mistakes)"
 run_dir="runs/demo/$(date +%Y%m%d-%H%M%S)"
-tagger train data=sample trainer.max_epochs=15 "hydra.run.dir=$run_dir"
+tagger train data=sample trainer.max_epochs=15 segmenter.training.max_steps=1000 "hydra.run.dir=$run_dir"
 tagger eval "$run_dir/model.safetensors" tagger/samples/en_sample_dev.conllu
 echo "$sentence" | tagger tag --model "$run_dir/model.safetensors" --output-format tsv -
