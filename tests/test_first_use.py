@@ -156,8 +156,9 @@ def test_top_k_tags_come_with_their_probabilities(tagger):
     (sentence,) = tagger.tag("Dogs bark loudly.", top_k=3, probabilities=True)
     for token in sentence:
         ranked = token.top_k["upos"]
-        assert len(ranked) == 3 and ranked[0][0] == token.upos
-        assert ranked[0][1] == pytest.approx(token.probabilities["upos"])
+        best = ranked[0][1]
+        assert len(ranked) == 3 and token.upos in [tag for tag, p in ranked if p == best]  # ties may come in any order
+        assert best == pytest.approx(token.probabilities["upos"])
         assert ranked[0][1] >= ranked[1][1] >= ranked[2][1] and sum(p for _, p in ranked) <= 1.0 + 1e-6
 
 
