@@ -24,11 +24,8 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,18 +59,6 @@ def train_spacy(data: Path, workdir: Path, epochs: int | None) -> Path:
     return workdir / "output" / "model-best"
 
 
-def interleaved(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each run after an untimed round; the runs take turns, so background load hits them alike."""
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
-    for round_ in range(repeats + 1):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            if round_:
-                seconds[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in seconds.items()}
-
-
 def upos_accuracy(predicted: list[list[str]], gold: list[list[str]]) -> float:
     pairs = [(p, g) for ps, gs in zip(predicted, gold) for p, g in zip(ps, gs)]
     return round(100 * sum(p == g for p, g in pairs) / len(pairs), 2)
@@ -98,6 +83,7 @@ def main() -> None:
     import torch
     from spacy.tokens import Doc
 
+    from bench_speed import interleaved  # scripts/ is on the path: the same turn-taking timer
     from tagger import Tagger
     from tagger.data.conllu_io import read_conllu
     from tagger.data.raw_text import paragraphs, raw_text
