@@ -9,7 +9,8 @@ from conftest import SAMPLE_DEV
 from tagger.data.conllu_io import read_conllu
 from tagger.model import fast_inference
 from tagger.model.fast_inference import UnpackedResidualBiLSTM, resolve_precision
-from tagger.model.model_file import load_model
+from tagger.model.encoding import clip_form, encode_forms
+from tagger.model.model_file import FORM_TABLE, load_model
 from tagger.model.predictor import Predictor
 from tagger.model.residual_lstm import ResidualBiLSTM
 
@@ -42,6 +43,41 @@ def test_the_vocabulary_table_changes_no_prediction_and_fills_once(bundle):
     filled, misses = int(cached.cache.filled.sum()), cached.cache.misses
     assert first == _tagged(uncached) == _tagged(cached)
     assert filled > 0 and cached.cache.misses == misses  # the second pass computes no CLE
+
+
+def test_the_model_file_stores_the_cle_of_every_vocabulary_word(bundle):
+    table, words = bundle.form_table, bundle.vocabs.words
+    assert table is not None and table.shape == (len(words), bundle.network.cle.output_dim)
+    forms = [clip_form(form, bundle.max_word_chars) for form in words.itos[2:]]
+    with torch.inference_mode():
+        computed = bundle.network.embed_forms(*encode_forms(forms, bundle.vocabs.chars))
+    torch.testing.assert_close(table[2:], computed)
+
+
+def test_with_the_stored_table_known_words_never_reach_the_character_encoder(bundle):
+    predictor = Predictor(bundle, precision="float32")
+    sentences = read_conllu(SAMPLE_DEV)
+    known = {form for sentence in sentences for form in sentence.forms if form in bundle.vocabs.words}
+    unknown = {form for sentence in sentences for form in sentence.forms} - known
+    predictor.predict(sentences)
+    assert known and predictor.cache.misses == len(unknown)
+    predictor.cache.clear()  # clearing forgets computed forms, not the stored table
+    predictor.predict(read_conllu(SAMPLE_DEV))
+    assert predictor.cache.misses == len(unknown)
+
+
+def test_a_model_file_without_the_table_loads_and_tags_the_same(bundle, tiny_model, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(tiny_model), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(tiny_model))
+    del tensors[FORM_TABLE]
+    save_file(tensors, str(tmp_path / "old.safetensors"), metadata=metadata)
+    old = load_model(tmp_path / "old.safetensors")
+    assert old.form_table is None
+    assert _tagged(Predictor(old, precision="float32")) == _tagged(Predictor(bundle, precision="float32"))
 
 
 def test_bfloat16_tags_the_sample_like_float32(bundle):

@@ -3,8 +3,9 @@
 Weights are safetensors; the network config, vocabularies, encoding constants and provenance
 are JSON strings in the safetensors metadata. A learned segmenter (tokens, sentences,
 multiword tokens) travels in the same file: its tensors under `segmenter.`, its vocabulary and
-rules under the `segmenter` metadata key. Nothing is unpickled, so a downloaded model cannot
-run code.
+rules under the `segmenter` metadata key. The character-level embeddings of the most frequent
+training words are stored too (`form_table.cle`), so inference runs the character encoder only
+for the rest. Nothing is unpickled, so a downloaded model cannot run code.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ FORMAT_VERSION = 1
 # Config keys added after files of this format were first written, with the values those files were trained with.
 LEGACY_CONFIG = {"max_word_chars": DEFAULT_MAX_WORD_CHARS}
 SEGMENTER_PREFIX = "segmenter."
+FORM_TABLE = "form_table.cle"
+FORM_TABLE_MAX_ROWS = 50_000  # vocabularies extended from a word-vector file can be far larger; the tail fills lazily
 
 
 @dataclass
@@ -40,6 +43,7 @@ class ModelBundle:
     columns: list[str]
     provenance: dict
     segmenter: Segmenter | None = None  # learned from the training data's raw text, if it had any
+    form_table: torch.Tensor | None = None  # CLEs of the first word-vocabulary rows (files from before it: None)
 
     @property
     def max_word_chars(self) -> int:
@@ -69,6 +73,7 @@ def save_model(
         "provenance": json.dumps(provenance or {}, ensure_ascii=False),
     }
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in network.state_dict().items()}
+    tensors[FORM_TABLE] = network.vocabulary_form_table(vocabs, FORM_TABLE_MAX_ROWS).cpu().contiguous()
     if segmenter is not None:
         metadata["segmenter"] = json.dumps(segmenter.metadata(), ensure_ascii=False)
         tensors.update({SEGMENTER_PREFIX + name: t.detach().cpu().contiguous() for name, t in segmenter.state_dict().items()})
@@ -122,6 +127,7 @@ def load_model(path: str | Path) -> ModelBundle:
         provenance = json.loads(metadata.get("provenance", "{}"))
         network = build_network(config, vocabs)
         tensors = load_file(str(path))
+        form_table = tensors.pop(FORM_TABLE, None)
         network.load_state_dict({name: t for name, t in tensors.items() if not name.startswith(SEGMENTER_PREFIX)})
         segmenter = None
         if "segmenter" in metadata:
@@ -131,4 +137,5 @@ def load_model(path: str | Path) -> ModelBundle:
     except (KeyError, ValueError, TypeError, RuntimeError, SafetensorError) as error:
         raise ModelFileError(f"{path}: corrupt model file ({type(error).__name__}: {error})") from None
     network.eval()
-    return ModelBundle(network, vocabs, list(vocabs.tags), provenance, segmenter)
+    return ModelBundle(network, vocabs, list(vocabs.tags), provenance, segmenter,
+                       None if form_table is None else form_table.float())

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from tagger.data.vocab import Vocabularies
 from tagger.model.char_encoders import build_char_encoder
+from tagger.model.encoding import clip_form, encode_forms
 from tagger.model.residual_lstm import ResidualBiLSTM, SharedDropout
 from tagger.model.word_embedding import WordEmbedding
 
@@ -36,6 +37,22 @@ class TaggerNetwork(nn.Module):
     def embed_forms(self, form_chars: Tensor, form_lengths: Tensor) -> Tensor:
         """One CLE vector per row of `form_chars` (each a distinct word form)."""
         return self.cle(form_chars, form_lengths)
+
+    @torch.inference_mode()
+    def vocabulary_form_table(self, vocabs: Vocabularies, max_rows: int, batch_forms: int = 2048) -> Tensor:
+        """[rows, cle dim]: the CLE of the first `max_rows` word-vocabulary forms (the most frequent;
+        rows 0-1, <pad>/<unk>, are zero).
+
+        Stored in the model file, so that at inference the known words -- most running text -- skip
+        the character encoder entirely (`tagger.model.predictor.FormEmbeddingCache`).
+        """
+        was_training = self.training
+        self.eval()
+        forms = [clip_form(form, self.config["max_word_chars"]) for form in vocabs.words.itos[2:max_rows]]
+        rows = [self.embed_forms(*encode_forms(forms[i : i + batch_forms], vocabs.chars))
+                for i in range(0, len(forms), batch_forms)]
+        self.train(was_training)
+        return torch.cat([torch.zeros(2, self.cle.output_dim), *(row.float() for row in rows)])
 
     def forward(
         self,

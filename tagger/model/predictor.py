@@ -27,18 +27,31 @@ from tagger.model.model_file import ModelBundle
 class FormEmbeddingCache:
     """CLE vectors of word forms, kept across batches; counts hits and misses.
 
-    Forms of the word vocabulary get a row of a table (filled the first time each form is seen), so
-    the run of frequent words costs one gather, not a Python step per form; other forms go in a
-    bounded LRU. A capacity of 0 turns both off.
+    Forms of the word vocabulary get a row of a table, so the run of frequent words costs one
+    gather, not a Python step per form: the rows of `stored` (the model file's table) are there
+    from the start, the others are filled the first time their form is seen. Other forms go in a
+    bounded LRU. A capacity of 0 turns all of it off: every CLE is computed afresh.
     """
 
-    def __init__(self, capacity: int, vocabulary: Vocab | None = None) -> None:
+    def __init__(self, capacity: int, vocabulary: Vocab | None = None, stored: Tensor | None = None) -> None:
         self.capacity = capacity
         self.vectors: OrderedDict[str, Tensor] = OrderedDict()
         self.vocabulary = vocabulary if capacity > 0 else None
         self.table: Tensor | None = None  # [vocabulary, dim]: a form's row is valid once `filled`
         self.filled = torch.zeros(len(self.vocabulary) if self.vocabulary else 2, dtype=torch.bool)
+        self.stored = stored if self.vocabulary is not None else None
         self.hits = self.misses = 0
+        self._restore()
+
+    def _restore(self) -> None:
+        """The table as loaded: the stored rows filled, the rest empty."""
+        if self.stored is None:
+            self.table = None
+            return
+        self.table = self.stored.new_zeros(len(self.vocabulary), self.stored.shape[1])
+        self.table[: len(self.stored)] = self.stored
+        self.filled[: len(self.stored)] = True
+        self.filled[:2] = False
 
     @property
     def hit_rate(self) -> float:
@@ -46,8 +59,10 @@ class FormEmbeddingCache:
         return self.hits / lookups if lookups else 0.0
 
     def clear(self) -> None:
+        """Back to the state after loading (forms computed since are forgotten, the stored table stays)."""
         self.vectors.clear()
         self.filled.zero_()
+        self._restore()
         self.hits = self.misses = 0
 
     def lookup(self, forms: list[str], compute: Callable[[list[str]], Tensor]) -> Tensor:
@@ -100,13 +115,21 @@ class Predictor:
     ) -> None:
         self.bundle = bundle
         self.network = bundle.network.eval()  # as trained; `runner` is what predicts
-        self.runner = inference_network(self.network, resolve_precision(precision))
+        dtype = resolve_precision(precision)
+        self.runner = inference_network(self.network, dtype)
         self.vocabs = bundle.vocabs
         self.columns = bundle.columns
         self.entity_decoders = entity_decoders(self.vocabs.tags)  # entity columns decode to valid IOB2 spans
         self.lemma_decoders = lemma_decoders(self.vocabs)  # lemma columns decode to edit scripts that apply
         self.batch_tokens = batch_tokens
-        self.cache = FormEmbeddingCache(cache_size, self.vocabs.words)
+        stored = None if bundle.form_table is None else bundle.form_table.to(dtype)
+        self.cache = FormEmbeddingCache(cache_size, self.vocabs.words, stored)
+
+    def clear_caches(self) -> None:
+        """Forget what earlier inputs taught the caches (computed CLEs, applied lemma scripts): a fresh start."""
+        self.cache.clear()
+        for decoder in self.lemma_decoders.values():
+            decoder.lemmas.clear()
 
     def _embed_forms(self, forms: list[str]) -> Tensor:
         return self.runner.embed_forms(*encode_forms(forms, self.vocabs.chars))
