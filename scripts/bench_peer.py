@@ -106,11 +106,11 @@ def main() -> None:
         return list(nlp.pipe(Doc(nlp.vocab, words=w) for w in words))
 
     def tagger_gold() -> object:
-        tagger.cache.clear()
+        tagger.predictor.clear_caches()
         return tagger.tag(words)
 
     def tagger_raw() -> object:
-        tagger.cache.clear()
+        tagger.predictor.clear_caches()
         return tagger.tag(text)
 
     runs = {

@@ -63,7 +63,7 @@ def tag_once(tagger: Tagger, data, input_format: str):
     """One pass with an empty cache: the hit rate is what a single pass over the data earns."""
 
     def run() -> None:
-        tagger.cache.clear()
+        tagger.predictor.clear_caches()
         tagger.tag(data, input_format=input_format)
 
     return run

@@ -46,6 +46,16 @@ def test_a_script_that_cannot_apply_is_never_chosen():
     assert best.tolist() == [[2, 3]]
 
 
+def test_remembered_lemmas_are_the_applied_ones_and_memory_stays_bounded():
+    scripts = ["<pad>", "<unk>", IDENTITY, derive_rule("running", "run"), derive_rule("Dogs", "dog")]
+    forms = [["jumping", "Cats", "walking", "jumping", "Hats"]]
+    scores = torch.tensor([[[0, 0, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0], [0, 0, 1, 0, 0], [0, 0, 0, 0, 1]]], dtype=torch.float)
+    small, large = LemmaDecoder(scripts, memory=2), LemmaDecoder(scripts)
+    expected = [["jum", "cat", "wal", "jumping", "hat"]]  # running -> run strips four characters
+    assert small(scores, forms)[0] == large(scores, forms)[0] == large(scores, forms)[0] == expected
+    assert len(small.lemmas) <= 2 and len(large.lemmas) == 5
+
+
 def test_lemmas_are_scored_apart_from_alltags_and_unannotated_gold_counts_as_right():
     gold = [_sentence(["Dogs", "bark"], ["dog", "_"], ["NOUN", "VERB"])]
     predicted = [_sentence(["Dogs", "bark"], ["dogs", "barking"], ["NOUN", "VERB"])]

@@ -39,7 +39,7 @@ class Sentence:
     @classmethod
     def from_forms(cls, forms: Iterable[str]) -> Sentence:
         """A sentence of plain words with every other column empty (`_`)."""
-        rows = [[str(i), form] + ["_"] * 8 for i, form in enumerate(forms, start=1)]
+        rows = [[str(i), form, "_", "_", "_", "_", "_", "_", "_", "_"] for i, form in enumerate(forms, start=1)]
         return cls(rows=rows, word_rows=list(range(len(rows))))
 
     @property

@@ -77,21 +77,29 @@ class EntityDecoder:
 class LemmaDecoder:
     """The most probable edit script that applies to each word, applied: lemmas from a lemma head's scores."""
 
-    def __init__(self, itos: Sequence[str]) -> None:
+    def __init__(self, itos: Sequence[str], memory: int = 100_000) -> None:
         self.itos = itos
         rules = LemmaRules(itos[2:])
         # pad and unk never apply; a script applies to a word at least as long as it needs
         self.min_lengths = torch.tensor([1 << 30, 1 << 30, *rules.min_lengths[: len(itos) - 2]])
+        # running text repeats its (script, form) pairs: look the lemma up rather than apply the script again
+        self.memory = memory
+        self.lemmas: dict[tuple[int, str], str] = {}
 
     def allowed(self, forms: Sequence[Sequence[str]], width: int) -> Tensor:
         """Which scripts apply to which word: [sentences, width, scripts]."""
-        lengths = torch.zeros(len(forms), width, dtype=torch.long)
-        for row, sentence in enumerate(forms):
-            lengths[row, : len(sentence)] = torch.tensor([len(form) for form in sentence], dtype=torch.long)
+        lengths = torch.tensor([[len(form) for form in sentence] + [0] * (width - len(sentence)) for sentence in forms],
+                               dtype=torch.long).view(len(forms), width)
         return lengths[:, :, None] >= self.min_lengths[None, None, :]
 
     def lemma(self, script: int, form: str) -> str:
-        return lemmatise(self.itos[script], form)
+        key = (script, form)
+        lemma = self.lemmas.get(key)
+        if lemma is None:
+            if len(self.lemmas) >= self.memory:
+                self.lemmas.clear()
+            lemma = self.lemmas[key] = lemmatise(self.itos[script], form)
+        return lemma
 
     def __call__(self, scores: Tensor, forms: Sequence[Sequence[str]]) -> tuple[list[list[str]], Tensor]:
         """(lemmas per sentence, chosen script ids [sentences, time]) for `scores` [sentences, time, scripts]."""
