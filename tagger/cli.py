@@ -71,18 +71,29 @@ def _tag(args: argparse.Namespace) -> int:
 
     if (args.probabilities or args.top_k) and args.output_format == "conllu":
         raise TaggerError(f"{'--probabilities' if args.probabilities else '--top-k'} needs --output-format json or tsv")
+    if args.workers < 1:
+        raise TaggerError(f"--workers {args.workers}: give 1 or more processes")
     inputs = _tag_inputs(args.input)
-    tagger = Tagger.load(args.model, threads=args.threads, language=args.language, tokenizer=args.tokenizer,
-                         precision=args.precision)
+    load_options = {"path_or_name": args.model, "language": args.language, "tokenizer": args.tokenizer,
+                    "precision": args.precision}
+    if args.workers == 1:
+        tagger = Tagger.load(**load_options, threads=args.threads)
+        tag = lambda sentences: map(write, tagger.tag_stream(sentences, args.probabilities, top_k=args.top_k))  # noqa: E731
+    else:  # this process reads and segments; the workers tag and format
+        from tagger.inference.workers import default_threads, tag_in_workers
+
+        tagger = Tagger.load(**load_options, threads=1)
+        load_options["threads"] = args.threads or default_threads(args.workers)
+        tag = lambda sentences: tag_in_workers(  # noqa: E731
+            sentences, load_options, args.workers, args.output_format, args.probabilities, args.top_k)
     write = OUTPUT_FORMATS[args.output_format]
     try:
         with _tag_output(args.output, args.force) as output:
             for opened, source, size in inputs:  # several files: one after another, into the one output
                 with opened as stream, _progress(source, size) as progress:
                     lines = (progress(line) for line in stream)
-                    sentences = read_input(lines, source, args.input_format, lambda: tagger.tokenizer)
-                    for sentence in tagger.tag_stream(sentences, args.probabilities, top_k=args.top_k):
-                        output.write(write(sentence))
+                    for text in tag(read_input(lines, source, args.input_format, lambda: tagger.tokenizer)):
+                        output.write(text)
     except BrokenPipeError:  # `tagger tag ... | head`: the reader has gone, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
@@ -199,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     tag.add_argument("--probabilities", action="store_true", help="add each predicted tag's probability (json, tsv)")
     tag.add_argument("--top-k", type=int, default=0, metavar="K", help="add each word's K most probable tags per column (json, tsv)")
-    tag.add_argument("--threads", type=int, help="torch CPU threads (default: every core)")
+    tag.add_argument("--threads", type=int, help="torch CPU threads (default: every core; with --workers, per worker: the cores shared out)")
+    tag.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="tag in N processes (output in input order, memory flat); this one reads and segments")
     tag.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
                      help="arithmetic of the network: auto is bfloat16 where the CPU computes it natively "
                           "(AVX512-BF16/AMX; same accuracy, 2-3x faster), else float32")

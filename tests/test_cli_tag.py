@@ -118,3 +118,18 @@ def test_errors_are_one_line_on_stderr_with_exit_code_2(tiny_model, args, stdin,
     err = result.stderr.decode()
     assert result.returncode == 2
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("output_format", ["conllu", "json"])
+def test_workers_write_what_one_process_writes_in_input_order(tiny_model, tmp_path, output_format):
+    text = "".join(f"Sentence number {i} is here. It has two parts.\n\n" for i in range(1200))  # several chunks
+    (tmp_path / "in.txt").write_text(text)
+    common = ("--model", str(tiny_model), "--precision", "float32", "--output-format", output_format, str(tmp_path / "in.txt"))
+    one, two = run_tag(*common), run_tag("--workers", "2", *common)
+    assert one.returncode == two.returncode == 0, two.stderr.decode()
+    assert two.stdout == one.stdout and one.stdout.count(b"Sentence number 1199") == 1
+
+
+def test_workers_must_be_at_least_one(tiny_model):
+    result = run_tag("--model", str(tiny_model), "--workers", "0", "Some text.")
+    assert result.returncode == 2 and result.stderr.decode().strip() == "tagger tag: error: --workers 0: give 1 or more processes"
