@@ -77,6 +77,7 @@ def model_card(model: Path, provenance: dict, scores: dict, raw_scores: dict, co
     cle = network.get("cle", {})
     encoder = network.get("encoder", {})
     trainer = config.get("trainer", {})
+    segmenter = config.get("segmenter", {}).get("network", {})
     return f"""# en_ewt: English tokens, sentences, UPOS, XPOS, morphological features and lemmas
 
 A character-aware residual BiLSTM tagger trained on **UD English-EWT {release}**. It predicts
@@ -112,7 +113,12 @@ gold file by characters and scored as F1, as the CoNLL 2018 shared task does:
 ## Model
 
 - Word embeddings of {network.get("word_dim")}; character-level word embeddings: {cle.get("type")} (chars {cle.get("char_dim")}, hidden {cle.get("hidden_size", cle.get("filters"))}).
-- {encoder.get("layers")} residual BiLSTM layers of {encoder.get("hidden_size")} per direction; one softmax head per column.
+- {encoder.get("layers")} residual BiLSTM layers of {encoder.get("hidden_size")} per direction; one softmax head per column;
+  the lemma head classifies each word into an edit script of the form (UDPipe 2 style).
+- Segmenter: a character BiLSTM of {segmenter.get("hidden_size")} per direction over windows of {segmenter.get("window")} characters,
+  labelling token and sentence ends, with multiword-token expansion; learned after the tagger.
+- The character-level embeddings of the word vocabulary are stored in the file, so known words
+  skip the character encoder at inference.
 - At most {trainer.get("max_epochs")} epochs, best dev UPOS at epoch {provenance.get("best_checkpoint_epoch")}; seed {config.get("seed")}. The full
   training configuration is in the file's metadata (`provenance`).
 - Weights stored as float16 ({model.stat().st_size / 1e6:.1f} MB); they load as float32.
@@ -191,6 +197,8 @@ def build_command(provenance: dict, overrides: list[str]) -> str:
     config = provenance.get("config", {})
     run_dir = config.get("run_dir", "RUN_DIR")
     train = shlex.join(["tagger", "train", f"data={provenance.get('data', 'en_ewt')}", f"hydra.run.dir={run_dir}", *overrides])
+    if config.get("resume"):  # stopped and continued: the exported model comes from the continuation
+        train += "\n" + shlex.join(["tagger", "train", f"resume={run_dir}", f"threads={config.get('threads')}"])
     model = config.get("output_model", f"{run_dir}/model.safetensors")
     return f"{train}\n" + shlex.join(["python", "scripts/build_english_model.py", "--from-model", model])
 
