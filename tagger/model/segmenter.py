@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from tagger.data.raw_text import NO_BOUNDARY, SENTENCE_END, TOKEN_END
+from tagger.data.raw_text import NO_BOUNDARY, PARAGRAPH_SEPARATOR, SENTENCE_END, TOKEN_END
 from tagger.data.tokens import Token, TokenizedSentence
 from tagger.data.vocab import Vocab
 from tagger.errors import ModelFileError
@@ -171,9 +171,13 @@ class Segmenter(nn.Module):
         if not text.strip():
             return []
         with torch.inference_mode():
-            ids = self.encode(text)
+            # the text read between paragraph breaks, as training reads every paragraph: without them
+            # its first and last characters see only padding ("sleep." at the very end stayed one token)
+            margin = len(PARAGRAPH_SEPARATOR)
+            framed = self.encode(PARAGRAPH_SEPARATOR + text + PARAGRAPH_SEPARATOR)
+            ids = framed[margin : margin + len(text)]
             spaces = self.network.features[ids, FEATURES.index("space")].bool()
-            states = self.states(ids)
+            states = self.states(framed)[margin : margin + len(text)]
             labels = self.network.boundary(states).argmax(-1)
             labels[spaces] = NO_BOUNDARY
             _force_boundaries(text, labels)
