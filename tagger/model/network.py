@@ -48,11 +48,12 @@ class TaggerNetwork(nn.Module):
         """
         was_training = self.training
         self.eval()
+        device = self.words.embedding.weight.device  # a network just trained on a GPU is still there
         forms = [clip_form(form, self.config["max_word_chars"]) for form in vocabs.words.itos[2:max_rows]]
-        rows = [self.embed_forms(*encode_forms(forms[i : i + batch_forms], vocabs.chars))
+        rows = [self.embed_forms(*(t.to(device) for t in encode_forms(forms[i : i + batch_forms], vocabs.chars))).float().cpu()
                 for i in range(0, len(forms), batch_forms)]
         self.train(was_training)
-        return torch.cat([torch.zeros(2, self.cle.output_dim), *(row.float() for row in rows)])
+        return torch.cat([torch.zeros(2, self.cle.output_dim), *rows])
 
     def forward(
         self,
