@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, ContextManager, NoReturn, TextIO
 
@@ -66,7 +66,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _tag(args: argparse.Namespace) -> int:
-    from tagger.inference.documents import OUTPUT_FORMATS, read_input
+    from tagger.inference.documents import OUTPUT_FORMATS, TaggedSentence, read_input
     from tagger.inference.tagger import Tagger
 
     if (args.probabilities or args.top_k) and args.output_format == "conllu":
@@ -76,17 +76,20 @@ def _tag(args: argparse.Namespace) -> int:
     inputs = _tag_inputs(args.input)
     load_options = {"path_or_name": args.model, "language": args.language, "tokenizer": args.tokenizer,
                     "precision": args.precision}
+    write = OUTPUT_FORMATS[args.output_format]
     if args.workers == 1:
         tagger = Tagger.load(**load_options, threads=args.threads)
-        tag = lambda sentences: map(write, tagger.tag_stream(sentences, args.probabilities, top_k=args.top_k))  # noqa: E731
+
+        def tag(sentences: Iterable[TaggedSentence]) -> Iterator[str]:
+            return map(write, tagger.tag_stream(sentences, args.probabilities, top_k=args.top_k))
     else:  # this process reads and segments; the workers tag and format
         from tagger.inference.workers import default_threads, tag_in_workers
 
         tagger = Tagger.load(**load_options, threads=1)
         load_options["threads"] = args.threads or default_threads(args.workers)
-        tag = lambda sentences: tag_in_workers(  # noqa: E731
-            sentences, load_options, args.workers, args.output_format, args.probabilities, args.top_k)
-    write = OUTPUT_FORMATS[args.output_format]
+
+        def tag(sentences: Iterable[TaggedSentence]) -> Iterator[str]:
+            return tag_in_workers(sentences, load_options, args.workers, args.output_format, args.probabilities, args.top_k)
     try:
         with _tag_output(args.output, args.force) as output:
             for opened, source, size in inputs:  # several files: one after another, into the one output
