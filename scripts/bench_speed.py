@@ -4,7 +4,7 @@ Input is UD English-EWT test, as raw text (its paragraphs, `tagger.data.raw_text
 pre-tokenised (its gold words). For 1 and 2 threads, with the form cache on and off, each run tags the whole
 set once with a fresh cache (so the hit rate is what one pass earns), after a warm-up. A model with a
 learned segmenter is also timed on the raw text with the rule tokenizer (`learned_over_rules`). The bare
-forward pass runs the network as the predictor runs it (`Predictor.runner`) alone over exactly
+forward pass runs the network as the predictor runs it (`Predictor.network`) alone over exactly
 the batches Tagger.tag forms, with every tensor built beforehand and no cache: the limit that all
 the Python around it is measured against.
 The runs take turns (bare, cache on, cache off, and again) after an untimed round; each
@@ -39,7 +39,8 @@ from tagger.evaluation.evaluate import evaluate_file
 from tagger.inference.documents import read_raw
 from tagger.model.encoding import collate, encode_sentences
 from tagger.model.model_file import ModelBundle
-from tagger.model.predictor import FormEmbeddingCache, Predictor
+from tagger.prediction.form_cache import FormEmbeddingCache
+from tagger.prediction.predictor import Predictor
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ud" / "en_ewt" / "test.conllu"
 
@@ -57,7 +58,7 @@ def prepared_batches(tagger: Tagger, sentences: list[list[str]]) -> list[tuple]:
 @torch.inference_mode()
 def bare_forward(tagger: Tagger, batches: list[tuple]) -> None:
     for batch in batches:
-        tagger.predictor.runner(*batch)
+        tagger.predictor.network(*batch)
 
 
 def tag_once(tagger: Tagger, data, input_format: str):
@@ -90,7 +91,7 @@ def plain(bundle: ModelBundle, **options) -> Predictor:
 
 
 def with_runner(predictor: Predictor, runner: nn.Module) -> Predictor:
-    predictor.runner = runner.eval()
+    predictor.network = runner.eval()
     return predictor
 
 
@@ -101,7 +102,7 @@ def lever_predictors(bundle: ModelBundle) -> dict[str, Predictor]:
         "float32": plain(bundle),
         "int8 dynamic (LSTM, GRU, Linear)": with_runner(plain(bundle), quantized),
         "bfloat16 cast, packed": with_runner(plain(bundle), copy.deepcopy(bundle.network).to(torch.bfloat16)),
-        "bfloat16 unpacked encoder": with_runner(plain(bundle), Predictor(bundle, precision="bfloat16").runner),
+        "bfloat16 unpacked encoder": with_runner(plain(bundle), Predictor(bundle, precision="bfloat16").network),
         "vocabulary CLE table": Predictor(bundle, precision="float32"),
         "batch_tokens 2048": plain(bundle, batch_tokens=2048),
         "batch_tokens 8192": plain(bundle, batch_tokens=8192),
@@ -153,7 +154,7 @@ def main() -> None:
             results += levers(tagger, inputs, words, args.file, threads, args.repeats)
             continue
         for name, (data, _) in inputs.items():
-            taggers = {"cache on": Tagger(tagger.bundle, cache_size=50_000), "cache off": Tagger(tagger.bundle, cache_size=0)}
+            taggers = {"cache on": Tagger(tagger.bundle, cache_size=50_000), "cache off": Tagger(tagger.bundle, cache_size=0, form_table=False)}
             if name == "raw" and tagger.tokenizer_kind == "learned":  # the learned segmenter against the rules
                 taggers["cache on, rule tokenizer"] = Tagger(tagger.bundle, cache_size=50_000, tokenizer="rules")
             runs = {"bare": lambda: bare_forward(tagger, network_batches[name])}

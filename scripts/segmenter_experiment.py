@@ -24,9 +24,10 @@ from safetensors.torch import save_file
 from tagger.data.conllu_io import read_conllu
 from tagger.data.raw_text import raw_text
 from tagger.evaluation.conll18 import evaluate_conll18
-from tagger.inference.tokenizer import Tokenizer
-from tagger.model.segmenter import Segmenter
-from tagger.training.segmenter_training import default_configs, scored_sentence, train_segmenter
+from tagger.segmentation.learned import LearnedSegmenter
+from tagger.segmentation.rules import Tokenizer
+from tagger.segmentation.tokens import conllu_sentence
+from tagger.training.segmenter_training import default_configs, train_segmenter
 
 NETWORK, TRAINING = default_configs()  # conf/train.yaml's segmenter section
 
@@ -34,7 +35,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ud"  # ../shar
 REPORTED = ("Tokens", "Sentences", "Words")
 
 
-def chars_per_second(tokenizer: Segmenter | Tokenizer, text: str, threads: int) -> int:
+def chars_per_second(tokenizer: LearnedSegmenter | Tokenizer, text: str, threads: int) -> int:
     """Best of three timings of the whole `tokenize` (for the segmenter: network and decoding) on `text`."""
     torch.set_num_threads(threads)
     best = float("inf")
@@ -67,7 +68,8 @@ def main() -> None:
     segmenter, report = train_segmenter(train, dev, config, training, str(folder / "train.conllu"))
 
     text = raw_text(test, str(folder / "test.conllu"))
-    scores = evaluate_conll18(test, [scored_sentence(sentence) for sentence in segmenter.tokenize(text)])
+    learned = LearnedSegmenter(segmenter)
+    scores = evaluate_conll18(test, [conllu_sentence(sentence)[0] for sentence in learned.tokenize(text)])
     tensors = {name: tensor.contiguous() for name, tensor in segmenter.state_dict().items()}
     metadata = json.dumps(segmenter.metadata(), ensure_ascii=False)
     result = {
@@ -78,8 +80,8 @@ def main() -> None:
         "steps": report["history"][-1]["step"],
         "training_minutes": round(report["minutes"], 1),
         "chars_per_second": {
-            "1 thread": chars_per_second(segmenter, text, 1),
-            "2 threads": chars_per_second(segmenter, text, 2),
+            "1 thread": chars_per_second(learned, text, 1),
+            "2 threads": chars_per_second(learned, text, 2),
             "rule tokenizer": chars_per_second(Tokenizer(args.treebank.partition("_")[0]), text, 1),
         },
         "size_bytes": {

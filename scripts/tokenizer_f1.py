@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from tagger.data.conllu_io import Sentence, read_conllu
-from tagger.inference.tokenizer import Tokenizer
+from tagger.segmentation.rules import Tokenizer
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ud" / "en_ewt" / "test.conllu"
 

@@ -6,7 +6,8 @@ import torch
 
 from tagger.data.conllu_io import Sentence, read_conllu
 from tagger.data.vocab import Vocab, Vocabularies, build_vocabularies
-from tagger.model.bucketing import TokenBudgetBatchSampler, by_length
+from tagger.prediction.predictor import by_length
+from tagger.training.sampler import TokenBudgetBatchSampler
 from tagger.model.encoding import clip_form, collate, encode_sentences
 
 from conftest import SAMPLE_DEV, SAMPLE_TRAIN

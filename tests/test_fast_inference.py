@@ -7,11 +7,11 @@ import torch
 
 from conftest import SAMPLE_DEV
 from tagger.data.conllu_io import read_conllu
-from tagger.model import fast_inference
-from tagger.model.fast_inference import UnpackedResidualBiLSTM, resolve_precision
+from tagger.prediction import fast_inference
+from tagger.prediction.fast_inference import UnpackedResidualBiLSTM, resolve_precision
 from tagger.model.encoding import clip_form, encode_forms
 from tagger.model.model_file import FORM_TABLE, load_model
-from tagger.model.predictor import Predictor
+from tagger.prediction.predictor import Predictor
 from tagger.model.residual_lstm import ResidualBiLSTM
 
 
@@ -38,7 +38,7 @@ def test_the_unpacked_encoder_equals_the_packed_one_at_every_real_position(batch
 
 
 def test_the_vocabulary_table_changes_no_prediction_and_fills_once(bundle):
-    cached, uncached = Predictor(bundle, precision="float32"), Predictor(bundle, precision="float32", cache_size=0)
+    cached, uncached = Predictor(bundle, precision="float32"), Predictor(bundle, precision="float32", cache_size=0, form_table=False)
     first = _tagged(cached)
     filled, misses = int(cached.cache.filled.sum()), cached.cache.misses
     assert first == _tagged(uncached) == _tagged(cached)
@@ -88,7 +88,7 @@ def test_bfloat16_tags_the_sample_like_float32(bundle):
 
 
 def test_the_float32_predictor_runs_the_trained_network_itself(bundle):
-    assert Predictor(bundle, precision="float32").runner is bundle.network
+    assert Predictor(bundle, precision="float32").network is bundle.network
 
 
 def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):

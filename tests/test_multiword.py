@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tagger.model.multiword import LEXICON, NOT_MULTIWORD, MultiwordExpander, restore_case, split_rule
+from tagger.segmentation.multiword import LEXICON, NOT_MULTIWORD, MultiwordExpander, restore_case, split_rule
 
 TRAIN_TOKENS = [
     ("don't", ("do", "n't")), ("didn't", ("did", "n't")), ("isn't", ("is", "n't")),

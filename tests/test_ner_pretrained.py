@@ -7,7 +7,7 @@ import torch
 
 from tagger.data.vocab import Vocab, Vocabularies
 from tagger.errors import DataFormatError, TaggerError
-from tagger.model.word_vectors import prepare_word_vectors, read_word_vectors
+from tagger.training.word_vectors import prepare_word_vectors, read_word_vectors
 from tagger.model.word_embedding import WordEmbedding
 
 VECTORS = "casa 1.0 0.0 0.0\nLisboa 0.0 1.0 0.0\nrio 0.0 0.0 1.0\nnova 0.5 0.5 0.0\n"

@@ -11,8 +11,8 @@ from safetensors.torch import load_file, save_file
 
 from tagger.data.conllu_io import parse_conllu_text
 from tagger.errors import ModelFileError, TaggerError
-from tagger.model.multiword import MultiwordExpander
 from tagger.model.segmenter import Segmenter
+from tagger.segmentation.learned import LearnedSegmenter
 from tagger.training.segmenter_training import default_configs, train_segmenter
 
 NO_SPACE = "SpaceAfter=No"
@@ -37,8 +37,9 @@ FRENCH = (
 )
 
 
-def untrained(chars: str = "Duaeilmnprsz. ") -> Segmenter:
-    return Segmenter(sorted(set(chars)), MultiwordExpander([], {}), SMALL).eval()
+def untrained(chars: str = "Duaeilmnprsz. ") -> LearnedSegmenter:
+    no_rules = {"split_rules": [], "lexicon": {}}
+    return LearnedSegmenter(Segmenter(sorted(set(chars)), no_rules, 2, SMALL).eval())
 
 
 def test_tokens_keep_exact_offsets_and_space_after():
@@ -83,7 +84,7 @@ def trained() -> Segmenter:
 
 
 def test_learns_tokens_with_a_space_sentence_ends_and_multiword_tokens(trained):
-    sentences = trained.tokenize("Du pain. Il mange du riz Elle a 20 000 euros.")
+    sentences = LearnedSegmenter(trained).tokenize("Du pain. Il mange du riz Elle a 20 000 euros.")
     forms = [[token.text for token in sentence.tokens] for sentence in sentences]
     assert forms == [["Du", "pain", "."], ["Il", "mange", "du", "riz"], ["Elle", "a", "20 000", "euros", "."]]
     assert [token.words for token in sentences[0].tokens][0] == ("De", "le")
@@ -94,7 +95,7 @@ def test_round_trip_through_safetensors_and_json_metadata(trained, tmp_path):
     metadata = json.loads(json.dumps(trained.metadata()))
     again = Segmenter.from_metadata(metadata, load_file(tmp_path / "s.safetensors"))
     text = "Il mange du pain. Du riz."
-    assert again.tokenize(text) == trained.tokenize(text)
+    assert LearnedSegmenter(again).tokenize(text) == LearnedSegmenter(trained).tokenize(text)
 
 
 def test_a_segmenter_of_another_format_is_refused():

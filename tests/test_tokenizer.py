@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from conftest import SAMPLE_DEV
 from tagger.data.conllu_io import read_conllu
-from tagger.data.tokens import split_lines_into_sentences
-from tagger.inference.tokenizer import Tokenizer
+from tagger.segmentation.tokens import split_lines_into_sentences
+from tagger.segmentation.rules import Tokenizer
 
 ENGLISH = Tokenizer("en")
 GENERIC = Tokenizer(None)

@@ -17,7 +17,7 @@ from tagger.data.readers import read_data
 from tagger.evaluation.conll18 import evaluate_conll18
 from tagger.evaluation.metrics import metric_name, tagging_scores
 from tagger.model.model_file import ModelBundle
-from tagger.model.predictor import Predictor
+from tagger.prediction.predictor import Predictor
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from tagger.data.conllu_io import Sentence, parse_conllu
 from tagger.data.readers import is_entity_column
-from tagger.data.tokens import RawTextTokenizer, TokenizedSentence, split_lines_into_sentences
+from tagger.segmentation.tokens import RawTextTokenizer, TokenizedSentence, conllu_sentence, split_lines_into_sentences
 from tagger.errors import DataFormatError, TaggerError
 from tagger.inference.entities import entity_spans
 
@@ -217,34 +217,9 @@ def _range(token_id: str) -> range:
 
 
 def from_tokenized(tokenized: TokenizedSentence, sent_id: int | None = None) -> TaggedSentence:
-    """A CoNLL-U sentence for tokenizer output: multiword ranges, SpaceAfter=No, `# text`, offsets."""
-    comments = ["# newpar"] if tokenized.new_paragraph else []
-    if sent_id is not None:
-        comments.append(f"# sent_id = {sent_id}")
-    comments.append("# text = " + " ".join(tokenized.text.split()))
-    rows: list[list[str]] = []
-    word_rows: list[int] = []
-    spans: list[tuple[int, int]] = []
-    multiword_spans: dict[int, tuple[int, int]] = {}
-    for token in tokenized.tokens:  # the hot loop of raw-text tagging: kept lean
-        misc = "_" if token.space_after else "SpaceAfter=No"
-        if len(token.words) == 1:
-            word_rows.append(len(rows))
-            rows.append([str(len(word_rows)), token.text, "_", "_", "_", "_", "_", "_", "_", misc])
-            spans.append((token.start, token.end))
-            continue
-        first = len(word_rows) + 1
-        multiword_spans[first] = (token.start, token.end)
-        rows.append([f"{first}-{first + len(token.words) - 1}", token.text, "_", "_", "_", "_", "_", "_", "_", misc])
-        # words that are pieces of the token (ca + n't) get their piece; others (du = de + le) the token's span
-        pieces = "".join(token.words) == token.text
-        start = token.start
-        for word in token.words:
-            word_rows.append(len(rows))
-            rows.append([str(len(word_rows)), word, "_", "_", "_", "_", "_", "_", "_", "_"])
-            spans.append((start, start + len(word)) if pieces else (token.start, token.end))
-            start += len(word)
-    return TaggedSentence(Sentence(comments, rows, word_rows), spans=spans, multiword_spans=multiword_spans)
+    """An untagged sentence for tokenizer output, each word with its offsets."""
+    sentence, spans, multiword_spans = conllu_sentence(tokenized, sent_id)
+    return TaggedSentence(sentence, spans=spans, multiword_spans=multiword_spans)
 
 
 def read_raw(lines: Iterable[str], tokenizer: RawTextTokenizer) -> Iterator[TaggedSentence]:

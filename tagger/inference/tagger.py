@@ -1,6 +1,6 @@
 """Tagger: load a model file and tag raw text, pre-tokenised sentences or CoNLL-U.
 
-The prediction itself (batching, the CLE cache, decoding) is `tagger.model.predictor`, shared
+The prediction itself (batching, the CLE cache, decoding) is `tagger.prediction.predictor`, shared
 with scoring; this layer adds what a user starts from: text and files, tokenization, and
 tagged sentences to read or write.
 """
@@ -17,15 +17,17 @@ from pathlib import Path
 import torch
 
 from tagger.data.conllu_io import Sentence
-from tagger.data.tokens import RawTextTokenizer
 from tagger.data.vocab import Vocabularies
 from tagger.errors import TaggerError
 from tagger.inference.documents import INPUT_FORMATS, TaggedDocument, TaggedSentence, read_input, read_tokenized
 from tagger.inference.languages import check_language
-from tagger.inference.tokenizer import Tokenizer
 from tagger.model.model_file import ModelBundle, load_model
 from tagger.model.network import TaggerNetwork
-from tagger.model.predictor import FormEmbeddingCache, Predictor
+from tagger.prediction.form_cache import FormEmbeddingCache
+from tagger.prediction.predictor import Predictor
+from tagger.segmentation.learned import LearnedSegmenter
+from tagger.segmentation.rules import Tokenizer
+from tagger.segmentation.tokens import RawTextTokenizer
 
 log = logging.getLogger(__name__)
 TOKENIZERS = ("auto", "learned", "rules")
@@ -48,6 +50,7 @@ class Tagger:
         bundle: ModelBundle,
         batch_tokens: int = 4096,
         cache_size: int = 50_000,
+        form_table: bool = True,
         threads: int | None = None,
         language: str | None = None,
         precision: str = "auto",
@@ -56,8 +59,8 @@ class Tagger:
         """`tokenizer` is how raw text becomes sentences and tokens: "learned" (the segmenter the model
         carries, trained on its treebank's raw text), "rules" (the rule tokenizer), or "auto": learned
         where the model has a segmenter. `language` (an ISO 639 code) picks the rules; by default the
-        model's training data says. `precision` is the forward pass's arithmetic (see `Predictor`):
-        "auto", "float32" or "bfloat16"."""
+        model's training data says. `precision` is the forward pass's arithmetic, `cache_size` and
+        `form_table` the CLE caches (see `Predictor`)."""
         if tokenizer not in TOKENIZERS:
             raise TaggerError(f"unknown tokenizer {tokenizer!r}: use {', '.join(TOKENIZERS)}")
         if tokenizer == "learned" and bundle.segmenter is None:
@@ -70,8 +73,8 @@ class Tagger:
             if trained_for and language != trained_for:
                 log.warning("language %s given, but the model was trained on %s text", language, trained_for)
         self.language = language or trained_for
-        self._tokenizer: Tokenizer | None = None  # the rules, built on first use
-        self.predictor = Predictor(bundle, batch_tokens, cache_size, precision)
+        self._tokenizer: RawTextTokenizer | None = None  # built on first use
+        self.predictor = Predictor(bundle, batch_tokens, cache_size, precision, form_table)
         self.columns = bundle.columns
         if threads:
             torch.set_num_threads(threads)
@@ -85,6 +88,7 @@ class Tagger:
 
     @property
     def network(self) -> TaggerNetwork:
+        """The network that predicts: the trained one in float32, its bfloat16 copy otherwise."""
         return self.predictor.network
 
     @property
@@ -98,10 +102,9 @@ class Tagger:
     @property
     def tokenizer(self) -> RawTextTokenizer:
         """What splits raw text into sentences and tokens: the model's segmenter, or the rules."""
-        if self.tokenizer_kind == "learned":
-            return self.bundle.segmenter
         if self._tokenizer is None:
-            self._tokenizer = Tokenizer(self.language)
+            learned = self.tokenizer_kind == "learned"
+            self._tokenizer = LearnedSegmenter(self.bundle.segmenter) if learned else Tokenizer(self.language)
         return self._tokenizer
 
     # -- text in, tagged sentences out ----------------------------------------------------------
@@ -135,9 +138,7 @@ class Tagger:
         `top_k[column]`, its k most probable tags with their probabilities.
         """
         sentences = self._read(data, input_format)
-        self.predict([s.sentence for s in sentences], probabilities, top_k)
-        for sentence in sentences:
-            sentence.columns = self.columns
+        self._predict(sentences, probabilities, top_k)
         return TaggedDocument(sentences)
 
     def pipe(
@@ -152,11 +153,8 @@ class Tagger:
         iterator = iter(texts)
         while group := list(itertools.islice(iterator, batch_size)):
             documents = [self._read(text, input_format) for text in group]
-            self.predict([s.sentence for document in documents for s in document], probabilities, top_k)
-            for document in documents:
-                for sentence in document:
-                    sentence.columns = self.columns
-                yield TaggedDocument(document)
+            self._predict([sentence for document in documents for sentence in document], probabilities, top_k)
+            yield from map(TaggedDocument, documents)
 
     def _read(self, data: str | Sequence[Sequence[str]], input_format: str) -> list[TaggedSentence]:
         if input_format != "auto" and input_format not in INPUT_FORMATS:
@@ -180,10 +178,14 @@ class Tagger:
         """Tag sentences from `tagger.inference.documents.read_input` in chunks: memory stays flat."""
         iterator = iter(sentences)
         while chunk := list(itertools.islice(iterator, chunk_sentences)):
-            self.predict([s.sentence for s in chunk], probabilities, top_k)
-            for sentence in chunk:
-                sentence.columns = self.columns
-            yield from chunk
+            yield from self._predict(chunk, probabilities, top_k)
+
+    def _predict(self, sentences: list[TaggedSentence], probabilities: bool, top_k: int) -> list[TaggedSentence]:
+        """Tag `sentences` in place; they then read the model's columns."""
+        self.predict([s.sentence for s in sentences], probabilities, top_k)
+        for sentence in sentences:
+            sentence.columns = self.columns
+        return sentences
 
     def predict(self, sentences: list[Sentence], probabilities: bool = False, top_k: int = 0) -> list[Sentence]:
         """Fill the predicted columns of sentence records in place and return them (see `Predictor.predict`)."""

@@ -44,7 +44,7 @@ class TaggerNetwork(nn.Module):
         rows 0-1, <pad>/<unk>, are zero).
 
         Stored in the model file, so that at inference the known words -- most running text -- skip
-        the character encoder entirely (`tagger.model.predictor.FormEmbeddingCache`).
+        the character encoder entirely (`tagger.prediction.predictor.FormEmbeddingCache`).
         """
         was_training = self.training
         self.eval()

@@ -15,7 +15,7 @@ from tagger.data.conllu_io import Sentence
 from tagger.data.readers import read_data
 from tagger.data.vocab import Vocabularies, build_vocabularies
 from tagger.errors import DataFormatError, TaggerError
-from tagger.model.bucketing import TokenBudgetBatchSampler
+from tagger.training.sampler import TokenBudgetBatchSampler
 from tagger.model.encoding import EncodedSentences, collate, encode_sentences
 from tagger.training.config_schema import DataConfig
 

@@ -24,11 +24,12 @@ from torch import Tensor, nn
 
 from tagger.data.conllu_io import Sentence
 from tagger.data.raw_text import NO_BOUNDARY, PARAGRAPH_SEPARATOR, Paragraph, has_raw_text, paragraphs, raw_text
-from tagger.data.tokens import TokenizedSentence
 from tagger.errors import TaggerError
 from tagger.evaluation.conll18 import evaluate_conll18
-from tagger.model.multiword import MultiwordExpander
-from tagger.model.segmenter import Segmenter, SegmenterConfig
+from tagger.model.segmenter import CHAR_CLASSES, Segmenter, SegmenterConfig, char_class
+from tagger.segmentation.learned import LearnedSegmenter
+from tagger.segmentation.multiword import MultiwordExpander
+from tagger.segmentation.tokens import conllu_sentence
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -93,9 +94,9 @@ def train_segmenter(
         training.min_rule_count,
     )
     chars = sorted({char for paragraph in train_paragraphs for char in paragraph.text} | set(PARAGRAPH_SEPARATOR))
-    segmenter = Segmenter(chars, expander, config)
-    stream = _training_stream(segmenter, train_paragraphs)
-    placeholders = segmenter.class_placeholders()
+    segmenter = Segmenter(chars, expander.to_dict(), expander.n_rules, config)
+    stream = _training_stream(segmenter, expander, train_paragraphs)
+    placeholders = class_placeholders(segmenter)
     dev_text = raw_text(dev, "dev")
     optimiser = torch.optim.Adam(segmenter.parameters(), lr=training.learning_rate)
     loss = _Loss(training.sentence_end_weight)
@@ -148,26 +149,19 @@ def _best_index(history: list[dict]) -> int:
 
 def dev_scores(segmenter: Segmenter, gold: Sequence[Sentence], text: str) -> dict[str, float]:
     """Tokens, Sentences and Words F1 of the segmenter on `text` (the raw text of `gold`)."""
-    system = [scored_sentence(sentence) for sentence in segmenter.tokenize(text)]
+    system = [conllu_sentence(sentence)[0] for sentence in LearnedSegmenter(segmenter).tokenize(text)]
     scores = evaluate_conll18(gold, system)
     return {name: round(scores[name].f1, 2) for name in SELECTION_METRICS}
 
 
-def scored_sentence(tokenized: TokenizedSentence) -> Sentence:
-    """The segmentation as a CoNLL-U sentence, with range lines for multiword tokens: what scoring reads."""
-    rows: list[list[str]] = []
-    word_rows: list[int] = []
-    for token in tokenized.tokens:
-        if len(token.words) > 1:
-            first = len(word_rows) + 1
-            rows.append([f"{first}-{first + len(token.words) - 1}", token.text] + ["_"] * 8)
-        for word in token.words:
-            word_rows.append(len(rows))
-            rows.append([str(len(word_rows)), word] + ["_"] * 8)
-    return Sentence(rows=rows, word_rows=word_rows)
+def class_placeholders(segmenter: Segmenter) -> Tensor:
+    """Per character id, the id of its class placeholder: what character dropout shows instead."""
+    first_char = 2 + len(CHAR_CLASSES)  # after <pad>, <unk> and the placeholders
+    stoi = segmenter.vocab.stoi
+    return torch.tensor([stoi[char_class(char)] if i >= first_char else i for i, char in enumerate(segmenter.vocab.itos)])
 
 
-def _training_stream(segmenter: Segmenter, train_paragraphs: Sequence[Paragraph]) -> _Stream:
+def _training_stream(segmenter: Segmenter, expander: MultiwordExpander, train_paragraphs: Sequence[Paragraph]) -> _Stream:
     """The paragraphs as one text, padded with `context` pads at both ends, and its labels."""
     pad = segmenter.config.context
     boundaries: list[int] = [IGNORE] * pad
@@ -181,7 +175,7 @@ def _training_stream(segmenter: Segmenter, train_paragraphs: Sequence[Paragraph]
         boundaries += paragraph.boundary_labels()
         rules += [IGNORE] * len(paragraph.text)
         for token in paragraph.tokens:
-            target = segmenter.expander.target(token.form, token.words)
+            target = expander.target(token.form, token.words)
             rules[start + token.end - 1] = IGNORE if target is None else target
         texts.append(paragraph.text)
     ids = segmenter.encode(PARAGRAPH_SEPARATOR.join(texts))

@@ -25,7 +25,7 @@ from tagger.errors import DEBUG_ENV, TaggerError
 from tagger.evaluation.evaluate import evaluate_file
 from tagger.model.model_file import load_model, save_model
 from tagger.model.segmenter import Segmenter, SegmenterConfig
-from tagger.model.word_vectors import prepare_word_vectors
+from tagger.training.word_vectors import prepare_word_vectors
 from tagger.training.checkpoint_io import AtomicCheckpointIO
 from tagger.training.config_errors import built_from_config
 from tagger.training.config_schema import TrainConfig, validate_config

@@ -1,14 +1,22 @@
 """Tokens with character offsets: what a tokenizer (the rules, or a learned segmenter) makes of raw text.
 
 Any tokenizer here has `tokenize(text, offset, new_paragraph) -> list[TokenizedSentence]`;
-`split_lines_into_sentences` streams a long input through one with bounded memory.
+`split_lines_into_sentences` streams a long input through one with bounded memory, and
+`conllu_sentence` turns a tokenized sentence into the CoNLL-U record that tagging fills and
+scoring reads.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
+
+from tagger.data.conllu_io import Sentence
+
+BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")  # a paragraph break: every tokenizer ends a sentence there
+Span = tuple[int, int]
 
 
 @dataclass(slots=True)
@@ -35,6 +43,40 @@ class TokenizedSentence:
     @property
     def end(self) -> int:
         return self.tokens[-1].end
+
+
+def conllu_sentence(
+    tokenized: TokenizedSentence, sent_id: int | None = None
+) -> tuple[Sentence, list[Span], dict[int, Span]]:
+    """The CoNLL-U sentence of tokenizer output (multiword ranges, SpaceAfter=No, `# text`), each
+    word's span into the input, and each multiword token's span keyed by its first word's id."""
+    comments = ["# newpar"] if tokenized.new_paragraph else []
+    if sent_id is not None:
+        comments.append(f"# sent_id = {sent_id}")
+    comments.append("# text = " + " ".join(tokenized.text.split()))
+    rows: list[list[str]] = []
+    word_rows: list[int] = []
+    spans: list[Span] = []
+    multiword_spans: dict[int, Span] = {}
+    for token in tokenized.tokens:  # the hot loop of raw-text tagging: kept lean
+        misc = "_" if token.space_after else "SpaceAfter=No"
+        if len(token.words) == 1:
+            word_rows.append(len(rows))
+            rows.append([str(len(word_rows)), token.text, "_", "_", "_", "_", "_", "_", "_", misc])
+            spans.append((token.start, token.end))
+            continue
+        first = len(word_rows) + 1
+        multiword_spans[first] = (token.start, token.end)
+        rows.append([f"{first}-{first + len(token.words) - 1}", token.text, "_", "_", "_", "_", "_", "_", "_", misc])
+        # words that are pieces of the token (ca + n't) get their piece; others (du = de + le) the token's span
+        pieces = "".join(token.words) == token.text
+        start = token.start
+        for word in token.words:
+            word_rows.append(len(rows))
+            rows.append([str(len(word_rows)), word, "_", "_", "_", "_", "_", "_", "_", "_"])
+            spans.append((start, start + len(word)) if pieces else (token.start, token.end))
+            start += len(word)
+    return Sentence(comments, rows, word_rows), spans, multiword_spans
 
 
 class RawTextTokenizer(Protocol):

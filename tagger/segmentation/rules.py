@@ -10,7 +10,7 @@ way UD English-EWT annotates them. Other languages get the Unicode-aware rules w
 Sentences end after sentence-final punctuation followed by a token that does not start in
 lower case, and at blank lines (paragraph breaks). A word of a multiword token is always a
 slice of its surface token, so every word keeps exact offsets. The token records it produces,
-and the streaming of long inputs through any tokenizer, are `tagger.data.tokens`.
+and the streaming of long inputs through any tokenizer, are `tagger.segmentation.tokens`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 
-from tagger.data.tokens import Token, TokenizedSentence
+from tagger.segmentation.tokens import BLANK_LINES, Token, TokenizedSentence
 
 ENGLISH = "en"
 
@@ -68,7 +68,6 @@ FILE_EXTENSIONS = "com|org|net|edu|gov|mil|doc|docx|xls|xlsx|ppt|pptx|pdf|txt|ht
 _CLITIC = re.compile(r"(?i)^(\w.*?)(n['’]t|['’](?:s|m|re|ve|ll|d))$")
 _SENTENCE_FINAL = re.compile(r"^(?:[.!?…]+|[。！？।॥؟]+)$")
 _CLOSING = frozenset("\"'”’)]}»")
-_BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")  # a paragraph break
 _SPLITTABLE = frozenset({"word", "fused", "number"})  # English rules whose matches may hold several words
 
 
@@ -124,7 +123,7 @@ class Tokenizer:
         """Sentences of `text`; offsets are into `text` plus `offset` (for text cut from a stream)."""
         sentences: list[TokenizedSentence] = []
         start = 0
-        for blank in _BLANK_LINES.finditer(text):
+        for blank in BLANK_LINES.finditer(text):
             self._paragraph(text, start, blank.start(), offset, new_paragraph, sentences)
             start, new_paragraph = blank.end(), True
         self._paragraph(text, start, len(text), offset, new_paragraph, sentences)

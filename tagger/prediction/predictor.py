@@ -1,104 +1,32 @@
 """A trained network applied to sentence records: batch, encode, run, decode, write the columns back.
 
-This is the prediction step that tagging (`tagger.inference`) and scoring (`tagger.evaluation`)
-share. Sentences go in length-sorted, token-budgeted batches under `torch.inference_mode`.
-Character-level embeddings are kept per word form (a table over the word vocabulary, a bounded
-LRU for other forms), so a form runs through the character encoder once. The network runs in
-bfloat16 where the CPU has it (`tagger.model.fast_inference`).
+This is the prediction step that tagging (`tagger.inference`), scoring (`tagger.evaluation`) and
+the end of training share. Sentences go in length-sorted, token-budgeted batches under
+`torch.inference_mode`. Character-level embeddings are kept per word form
+(`tagger.prediction.form_cache`), so a form runs through the character encoder once. The network
+runs in bfloat16 where the CPU has it (`tagger.prediction.fast_inference`).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from tagger.data.conllu_io import Sentence
-from tagger.data.vocab import Vocab
-from tagger.model.bucketing import by_length
+from tagger.model.bucketing import token_budget_batches
 from tagger.model.decoding import entity_decoders, lemma_decoders
 from tagger.model.encoding import collate, encode_forms, encode_sentences
-from tagger.model.fast_inference import inference_network, resolve_precision
 from tagger.model.model_file import ModelBundle
+from tagger.prediction.fast_inference import inference_network, resolve_precision
+from tagger.prediction.form_cache import FormEmbeddingCache
 
 
-class FormEmbeddingCache:
-    """CLE vectors of word forms, kept across batches; counts hits and misses.
+def by_length(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """Batches of sentence indices: sorted by length (ties in input order), cut by the token budget."""
+    return token_budget_batches(sorted(range(len(lengths)), key=lengths.__getitem__), lengths, max_tokens)
 
-    Forms of the word vocabulary get a row of a table, so the run of frequent words costs one
-    gather, not a Python step per form: the rows of `stored` (the model file's table) are there
-    from the start, the others are filled the first time their form is seen. Other forms go in a
-    bounded LRU. A capacity of 0 turns all of it off: every CLE is computed afresh.
-    """
-
-    def __init__(self, capacity: int, vocabulary: Vocab | None = None, stored: Tensor | None = None) -> None:
-        self.capacity = capacity
-        self.vectors: OrderedDict[str, Tensor] = OrderedDict()
-        self.vocabulary = vocabulary if capacity > 0 else None
-        self.table: Tensor | None = None  # [vocabulary, dim]: a form's row is valid once `filled`
-        self.filled = torch.zeros(len(self.vocabulary) if self.vocabulary else 2, dtype=torch.bool)
-        self.stored = stored if self.vocabulary is not None else None
-        self.hits = self.misses = 0
-        self._restore()
-
-    def _restore(self) -> None:
-        """The table as loaded: the stored rows filled, the rest empty."""
-        if self.stored is None:
-            self.table = None
-            return
-        self.table = self.stored.new_zeros(len(self.vocabulary), self.stored.shape[1])
-        self.table[: len(self.stored)] = self.stored
-        self.filled[: len(self.stored)] = True
-        self.filled[:2] = False
-
-    @property
-    def hit_rate(self) -> float:
-        lookups = self.hits + self.misses
-        return self.hits / lookups if lookups else 0.0
-
-    def clear(self) -> None:
-        """Back to the state after loading (forms computed since are forgotten, the stored table stays)."""
-        self.vectors.clear()
-        self.filled.zero_()
-        self._restore()
-        self.hits = self.misses = 0
-
-    def lookup(self, forms: list[str], compute: Callable[[list[str]], Tensor]) -> Tensor:
-        """Vectors for `forms` (distinct), computing the missing ones with one call of `compute(missing_forms)`."""
-        if self.capacity <= 0:
-            self.misses += len(forms)
-            return compute(forms)
-        rows = torch.tensor(self.vocabulary.indices(forms) if self.vocabulary else [1] * len(forms), dtype=torch.long)
-        in_table = rows > 1
-        new_rows = rows[in_table & ~self.filled[rows]]
-        others = [form for form, row in zip(forms, rows.tolist()) if row <= 1]
-        missing = [self.vocabulary.itos[row] for row in new_rows.tolist()] if len(new_rows) else []
-        missing += [form for form in others if form not in self.vectors]
-        self.misses += len(missing)
-        self.hits += len(forms) - len(missing)
-        if missing:
-            computed = compute(missing)
-            if len(new_rows):
-                if self.table is None:
-                    self.table = computed.new_zeros(len(self.vocabulary), computed.shape[1])
-                self.table[new_rows] = computed[: len(new_rows)]
-                self.filled[new_rows] = True
-            for form, vector in zip(missing[len(new_rows) :], computed[len(new_rows) :]):
-                self.vectors[form] = vector
-        if not others:
-            return self.table[rows]
-        for form in others:
-            self.vectors.move_to_end(form)
-        other_vectors = torch.stack([self.vectors[form] for form in others])
-        while len(self.vectors) > self.capacity:
-            self.vectors.popitem(last=False)
-        if len(others) == len(forms):
-            return other_vectors
-        vectors = self.table[rows]
-        vectors[~in_table] = other_vectors
-        return vectors
 
 
 class Predictor:
@@ -107,23 +35,26 @@ class Predictor:
     `precision` is the arithmetic of the forward pass: "auto" (the default) is bfloat16 on a CPU
     that computes it natively (AVX512-BF16/AMX), where it runs the encoder several times faster
     and tags within 0.1 point of float32 on UD English-EWT; "float32" is the trained network
-    exactly (see `tagger.model.fast_inference`). `cache_size=0` computes every CLE afresh.
+    exactly (see `tagger.prediction.fast_inference`). `network` is the network that predicts:
+    `bundle.network` itself in float32, its fast copy otherwise. `cache_size` bounds the CLE cache
+    of forms outside the word vocabulary (0: none); `form_table=False` also computes the CLE of
+    vocabulary forms afresh instead of reading the model file's table.
     """
 
     def __init__(
-        self, bundle: ModelBundle, batch_tokens: int = 4096, cache_size: int = 50_000, precision: str = "auto"
+        self, bundle: ModelBundle, batch_tokens: int = 4096, cache_size: int = 50_000, precision: str = "auto",
+        form_table: bool = True,
     ) -> None:
         self.bundle = bundle
-        self.network = bundle.network.eval()  # as trained; `runner` is what predicts
         dtype = resolve_precision(precision)
-        self.runner = inference_network(self.network, dtype)
+        self.network = inference_network(bundle.network.eval(), dtype)
         self.vocabs = bundle.vocabs
         self.columns = bundle.columns
         self.entity_decoders = entity_decoders(self.vocabs.tags)  # entity columns decode to valid IOB2 spans
         self.lemma_decoders = lemma_decoders(self.vocabs)  # lemma columns decode to edit scripts that apply
         self.batch_tokens = batch_tokens
         stored = None if bundle.form_table is None else bundle.form_table.to(dtype)
-        self.cache = FormEmbeddingCache(cache_size, self.vocabs.words, stored)
+        self.cache = FormEmbeddingCache(cache_size, self.vocabs.words, stored, table=form_table)
 
     def clear_caches(self) -> None:
         """Forget what earlier inputs taught the caches (computed CLEs, applied lemma scripts): a fresh start."""
@@ -132,14 +63,14 @@ class Predictor:
             decoder.lemmas.clear()
 
     def _embed_forms(self, forms: list[str]) -> Tensor:
-        return self.runner.embed_forms(*encode_forms(forms, self.vocabs.chars))
+        return self.network.embed_forms(*encode_forms(forms, self.vocabs.chars))
 
     def logits(self, forms: Sequence[Sequence[str]]) -> dict[str, Tensor]:
         """Per column, float32 [sentences, time, tags] for a batch of sentences given as lists of forms."""
         encoded = encode_sentences(forms, self.vocabs, self.bundle.max_word_chars)
         batch = collate(encoded, range(len(encoded)))
         form_embeddings = self.cache.lookup([encoded.forms[i] for i in batch["forms"].tolist()], self._embed_forms)
-        logits = self.runner(batch["words"], batch["lengths"], batch["form_index"], form_embeddings=form_embeddings)
+        logits = self.network(batch["words"], batch["lengths"], batch["form_index"], form_embeddings=form_embeddings)
         return {column: values.float() for column, values in logits.items()}
 
     def batches(self, sentences: Sequence[Sentence]) -> list[list[int]]:
