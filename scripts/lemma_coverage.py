@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from tagger.data.conllu_io import read_conllu
-from tagger.data.lemma_rules import SEPARATORS, UNANNOTATED, LemmaRules, apply_rule, derive_rule
+from tagger.data.lemma_rules import IDENTITY, SEPARATORS, UNANNOTATED, apply_rule, derive_rule
 
 UD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ud"
 TREEBANKS = ("en_ewt", "et_ewt", "tr_atis", "ko_gsd", "tr_imst", "fr_sequoia")
@@ -77,8 +77,8 @@ def treebank_report(directory: Path, min_counts: list[int]) -> dict:
             (form, lemma): support(rule_counts, form, lemma, separators, max(min_counts))
             for form, lemma in test if lemma != UNANNOTATED
         }
-        # Classes of LemmaRules.from_pairs(train, min_count): the rules kept, and IDENTITY if not among them.
-        classes = {str(m): len(LemmaRules([r for r, n in rule_counts.items() if n >= m])) for m in min_counts}
+        # Classes a head would have if rules seen fewer than m times were dropped: those kept, and IDENTITY.
+        classes = {str(m): len({r for r, n in rule_counts.items() if n >= m} | {IDENTITY}) for m in min_counts}
         report[name] = {
             "train_rules": len(rule_counts),
             "classes": classes,

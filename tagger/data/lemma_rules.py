@@ -26,8 +26,7 @@ where it round-trips (`İ`, `ß` and `ς` stay as they are), so it never changes
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -214,55 +213,10 @@ def lemmatise(rule: str, form: str) -> str:
     return _apply(_parse(rule), form) or form
 
 
-class LemmaRules:
-    """The rule classes of one treebank, most frequent first, and which of them each form allows.
-
-    IDENTITY is always a class, and pairs whose rule was seen fewer than `min_count` times are
-    mapped to it: a rare rule cannot be learned anyway, the form itself is the best guess for the
-    words that have one (names, foreign words, typos), and IDENTITY applies to every form, so a
-    masked softmax always has a class to choose. Every rule the mask allows gives a non-empty
-    lemma: it copies at least one character of the form, or writes a whole lemma.
-    """
-
-    def __init__(self, rules: Sequence[str], separators: str = SEPARATORS) -> None:
-        self.rules = list(rules) if IDENTITY in rules else [*rules, IDENTITY]
-        self.separators = separators
-        self.index = {rule: i for i, rule in enumerate(self.rules)}
-        # A rule applies exactly when the form is long enough: on device the mask is one comparison,
-        # `lengths[:, None] >= torch.tensor(min_lengths)`.
-        self.min_lengths = [_parse(rule).min_length for rule in self.rules]
-        self._rows = [
-            bytes(int(needed <= length) for needed in self.min_lengths) for length in range(max(self.min_lengths) + 1)
-        ]
-
-    @classmethod
-    def from_pairs(
-        cls, pairs: Iterable[tuple[str, str]], min_count: int = 1, separators: str = SEPARATORS
-    ) -> LemmaRules:
-        """Rules of the annotated training pairs seen at least `min_count` times (lemma `_` is skipped)."""
-        counts: Counter[str] = Counter()
-        for (form, lemma), n in Counter(pairs).items():
-            if lemma != UNANNOTATED:
-                counts[derive_rule(form, lemma, separators)] += n
-        return cls([rule for rule, n in counts.most_common() if n >= min_count], separators)
-
-    def __len__(self) -> int:
-        return len(self.rules)
-
-    def rule_of(self, form: str, lemma: str) -> str | None:
-        """The class of a pair: its own rule if kept, else IDENTITY; None (no target) for lemma `_`."""
-        if lemma == UNANNOTATED:
-            return None
-        rule = derive_rule(form, lemma, self.separators)
-        return rule if rule in self.index else IDENTITY
-
-    def mask(self, forms: Sequence[str]) -> bytearray:
-        """Which rules apply to which forms: row-major, one 0/1 byte per (form, rule).
-
-        `torch.frombuffer(mask, dtype=torch.bool).view(len(forms), len(rules))` reads it without a copy.
-        """
-        longest = len(self._rows) - 1
-        return bytearray(b"".join(self._rows[min(len(form), longest)] for form in forms))
+def min_length(rule: str) -> int:
+    """The shortest form `rule` applies to: a lemma head masks the rules a word is too short for,
+    so every lemma it gives is non-empty (a rule copies at least one character, or writes a whole lemma)."""
+    return _parse(rule).min_length
 
 
 def lemma_targets(forms: Sequence[str], lemmas: Sequence[str], unannotated: str) -> list[str]:

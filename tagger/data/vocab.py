@@ -104,8 +104,11 @@ def build_vocabularies(sentences: Sequence[Sentence], columns: Sequence[str], mi
         for char in form:
             char_counts[char] += count
     if LEMMA_COLUMN in columns:
+        # The lemma classes: every edit script of train, even one seen once (no rare script is
+        # merged away; this is the one place that decides), plus IDENTITY, which applies to every
+        # form, so a masked softmax always has a class to choose.
         tag_counts[LEMMA_COLUMN].pop(PAD, None)
-        tag_counts[LEMMA_COLUMN].setdefault(IDENTITY, 1)  # every form can keep itself: a class the mask never rules out
+        tag_counts[LEMMA_COLUMN].setdefault(IDENTITY, 1)
     return Vocabularies(
         words=Vocab.from_counts(word_counts, min_word_freq),
         chars=Vocab([BOW, EOW] + [c for c, _ in char_counts.most_common()]),

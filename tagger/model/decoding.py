@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from tagger.data.iob import OUTSIDE, looks_like_entity_tags, split_tag
-from tagger.data.lemma_rules import LemmaRules, lemmatise
+from tagger.data.lemma_rules import lemmatise, min_length
 from tagger.data.vocab import EDIT_SCRIPTS, PAD, UNK, Vocab, Vocabularies
 
 
@@ -79,9 +79,8 @@ class LemmaDecoder:
 
     def __init__(self, itos: Sequence[str], memory: int = 100_000) -> None:
         self.itos = itos
-        rules = LemmaRules(itos[2:])
         # pad and unk never apply; a script applies to a word at least as long as it needs
-        self.min_lengths = torch.tensor([1 << 30, 1 << 30, *rules.min_lengths[: len(itos) - 2]])
+        self.min_lengths = torch.tensor([1 << 30, 1 << 30, *map(min_length, itos[2:])])
         # running text repeats its (script, form) pairs: look the lemma up rather than apply the script again
         self.memory = memory
         self.lemmas: dict[tuple[int, str], str] = {}
