@@ -21,15 +21,42 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tagger"
 def _imports(package: str) -> set[str]:
     found = set()
     for path in (PACKAGE / package).rglob("*.py"):
-        found.update(re.findall(r"^\s*(?:from|import) (tagger\.\w+)", path.read_text(), re.M))
-    return found
+        found.update(re.findall(r"^\s*(?:from|import) tagger\.(\w+)", path.read_text(), re.M))
+    return found - {package}
 
 
-def test_training_and_inference_are_peers_that_never_import_each_other():
-    assert "tagger.inference" not in _imports("training")
-    assert "tagger.training" not in _imports("inference")
-    assert not {"tagger.training", "tagger.inference", "tagger.evaluation"} & _imports("model")
-    assert _imports("data") <= {"tagger.data", "tagger.errors"}  # records and files only
+# Each package and the packages it may import (shared leaves: errors, atomic_file).
+LAYERS = {
+    "data": set(),
+    "model": {"data"},
+    "segmentation": {"data", "model"},
+    "prediction": {"data", "model"},
+    "evaluation": {"data", "model", "prediction"},
+    "training": {"data", "model", "segmentation", "prediction", "evaluation"},
+    "inference": {"data", "model", "segmentation", "prediction", "evaluation"},
+}
+LEAVES = {"errors", "atomic_file"}
+
+
+def _reachable(package: str) -> set[str]:
+    seen, todo = set(), [package]
+    while todo:
+        for imported in _imports(todo.pop()) - LEAVES:
+            if imported not in seen:
+                seen.add(imported)
+                todo.append(imported)
+    return seen
+
+
+def test_each_package_imports_only_the_layers_below_it():
+    for package, allowed in LAYERS.items():
+        assert _imports(package) - LEAVES <= allowed, package
+
+
+def test_training_and_inference_never_reach_each_other_through_any_package():
+    assert "inference" not in _reachable("training")
+    assert "training" not in _reachable("inference")
+    assert _reachable("data") == set()  # records and files only
 
 
 def test_model_files_record_their_encoding_constants(tiny_model):
