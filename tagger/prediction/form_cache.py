@@ -5,6 +5,7 @@ start, the others filled the first time their form is seen) and a bounded LRU fo
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -20,7 +21,8 @@ class FormEmbeddingCache:
     Two independent parts: `table` (the default) gives each form of the word vocabulary a row,
     so the run of frequent words costs one gather, not a Python step per form; `capacity` bounds
     an LRU for every other form (0: those are computed afresh each time). With neither, every
-    CLE is computed afresh.
+    CLE is computed afresh. One lock guards it all, so threads sharing a tagger share its cache;
+    the LRU keeps copies, never views that would keep a whole batch's tensor alive.
     """
 
     def __init__(
@@ -33,6 +35,7 @@ class FormEmbeddingCache:
         self.filled = torch.zeros(len(self.vocabulary) if self.vocabulary else 2, dtype=torch.bool)
         self.stored = stored if self.vocabulary is not None else None
         self.hits = self.misses = 0
+        self._lock = threading.Lock()
         self._restore()
 
     def _restore(self) -> None:
@@ -52,13 +55,18 @@ class FormEmbeddingCache:
 
     def clear(self) -> None:
         """Back to the state after loading (forms computed since are forgotten, the stored table stays)."""
-        self.vectors.clear()
-        self.filled.zero_()
-        self._restore()
-        self.hits = self.misses = 0
+        with self._lock:
+            self.vectors.clear()
+            self.filled.zero_()
+            self._restore()
+            self.hits = self.misses = 0
 
     def lookup(self, forms: list[str], compute: Callable[[list[str]], Tensor]) -> Tensor:
         """Vectors for `forms` (distinct), computing the missing ones with one call of `compute(missing_forms)`."""
+        with self._lock:
+            return self._lookup(forms, compute)
+
+    def _lookup(self, forms: list[str], compute: Callable[[list[str]], Tensor]) -> Tensor:
         if self.vocabulary is None and self.capacity <= 0:
             self.misses += len(forms)
             return compute(forms)
@@ -82,7 +90,7 @@ class FormEmbeddingCache:
         if self.capacity > 0:
             if uncached:
                 for form, vector in zip(uncached, computed[len(new_rows) :]):
-                    self.vectors[form] = vector
+                    self.vectors[form] = vector.clone()  # alone: a view would keep its whole batch alive
             for form in others:
                 self.vectors.move_to_end(form)
             other_vectors = torch.stack([self.vectors[form] for form in others])
