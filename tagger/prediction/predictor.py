@@ -21,6 +21,12 @@ from tagger.model.encoding import collate, encode_forms, encode_sentences
 from tagger.model.model_file import ModelBundle
 from tagger.prediction.fast_inference import inference_network, resolve_precision
 from tagger.prediction.form_cache import FormEmbeddingCache
+from tagger.prediction.windows import cut, join
+
+# The longest word sequence the network sees at once, and the context a window reads on either side of
+# the words it tags (`tagger.prediction.windows`): ample for treebank sentences (en_ewt's longest: 159).
+MAX_SENTENCE_TOKENS = 256
+WINDOW_CONTEXT = 32
 
 
 def by_length(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
@@ -84,9 +90,16 @@ class Predictor:
         With `probabilities`, each sentence gets `.probabilities[column]`: the probability of each
         predicted tag. With `top_k`, `.top_k[column]` lists each word's k most probable tags with
         their probabilities (per word; for entity columns these ignore the span constraints that
-        the chosen tags obey).
+        the chosen tags obey). A sentence longer than MAX_SENTENCE_TOKENS is tagged in overlapping
+        windows (`tagger.prediction.windows`).
         """
-        tagged = [s for s in sentences if len(s)]
+        tagged, long = cut([s for s in sentences if len(s)], MAX_SENTENCE_TOKENS, WINDOW_CONTEXT)
+        self._predict_batches(tagged, probabilities, top_k)
+        for windows in long:
+            join(windows, self.columns, list(self.entity_decoders))
+        return sentences
+
+    def _predict_batches(self, tagged: list[Sentence], probabilities: bool, top_k: int) -> None:
         for batch in self.batches(tagged):
             members = [tagged[i] for i in batch]
             logits = self.logits([sentence.forms for sentence in members])
@@ -105,7 +118,6 @@ class Predictor:
                     sentence.set_column(column, lemmas[row] if lemmatiser else [itos[i] for i in ids[:n]])
                 if probabilities or top_k:
                     self._write_probabilities(column, members, lengths, scores, best, probabilities, top_k)
-        return sentences
 
     def _write_probabilities(
         self, column: str, sentences: list[Sentence], lengths: list[int], scores: Tensor, best: Tensor,
