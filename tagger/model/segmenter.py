@@ -100,12 +100,18 @@ class Segmenter(nn.Module):
 
     `multiword` is the rules' own JSON form (`MultiwordExpander.to_dict`), kept opaque here so the
     model file loads a segmenter without the decoding code; `n_rules` sizes the rule head.
+    `inner_spaces` are the whitespace characters the training treebank has inside forms (French
+    *20 000*): no other whitespace may stand inside a token. Files from before it was recorded
+    allowed the plain space.
     """
 
-    def __init__(self, chars: list[str], multiword: dict, n_rules: int, config: SegmenterConfig) -> None:
+    def __init__(
+        self, chars: list[str], multiword: dict, n_rules: int, config: SegmenterConfig, inner_spaces: str = " "
+    ) -> None:
         super().__init__()
         self.vocab = Vocab([*CHAR_CLASSES, *chars])
         self.multiword = multiword
+        self.inner_spaces = inner_spaces
         self.config = config
         features = torch.tensor([char_features(char) for char in self.vocab.itos])
         self.network = SegmenterNetwork(features, n_rules, config)
@@ -122,6 +128,7 @@ class Segmenter(nn.Module):
             "config": asdict(self.config),
             "chars": self.vocab.to_list()[len(CHAR_CLASSES):],
             "multiword": self.multiword,
+            "inner_spaces": self.inner_spaces,
         }
 
     @classmethod
@@ -130,6 +137,7 @@ class Segmenter(nn.Module):
         if metadata.get("format") != FORMAT:
             raise ModelFileError(f"segmenter format {metadata.get('format')!r} is not {FORMAT!r}")
         n_rules = tensors[_MULTIWORD_OUTPUT].shape[0]
-        segmenter = cls(metadata["chars"], metadata["multiword"], n_rules, SegmenterConfig(**metadata["config"]))
+        segmenter = cls(metadata["chars"], metadata["multiword"], n_rules, SegmenterConfig(**metadata["config"]),
+                        metadata.get("inner_spaces", " "))
         segmenter.load_state_dict(tensors)
         return segmenter.eval()

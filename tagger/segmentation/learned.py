@@ -3,8 +3,9 @@
 The text is cut into fixed windows that overlap by `context` characters on each side; only a
 window's centre is read, so every label is decided with at least `context` characters seen
 either way, and the windows run in large batches. Whitespace is labelled like any character
-(always NO_BOUNDARY), so a token may hold a space where the treebank has one (Estonian
-*20 000*); only line breaks and tabs always end a token. A sentence may end without punctuation
+(always NO_BOUNDARY), so a token may hold a space where the treebank has one (French
+*20 000*); any other whitespace (line breaks, tabs, no-break spaces where the treebank has none
+inside a form) always ends a token, whatever the network says. A sentence may end without punctuation
 (Turkish ATIS has none): the network learns where from content. The state at a token's last
 character also chooses its multiword rule (`multiword.py`). The network itself, and the
 character encoding training shares, are `tagger.model.segmenter`.
@@ -23,12 +24,21 @@ from tagger.model.segmenter import FEATURES, Segmenter
 from tagger.segmentation.multiword import NOT_MULTIWORD, MultiwordExpander
 from tagger.segmentation.tokens import BLANK_LINES, Token, TokenizedSentence
 
-_TOKEN_BREAKING_SPACE = re.compile(r"\S(?=[^\S ])")  # before a line break or tab a token always ends
 
 
-def _force_boundaries(text: str, labels: Tensor) -> None:
-    """Tokens end before line breaks and tabs; sentences end before blank lines and at the end of the text."""
-    for match in _TOKEN_BREAKING_SPACE.finditer(text):
+def token_breaking_space(inner_spaces: str) -> re.Pattern[str]:
+    """Matches a token's last character where the whitespace after it may not stand inside a token:
+    a run of `inner_spaces` (possibly empty) followed by any other whitespace."""
+    if not inner_spaces:
+        return re.compile(r"\S(?=\s)")
+    allowed = re.escape(inner_spaces)
+    return re.compile(rf"\S(?=[{allowed}]*[^\S{allowed}])")
+
+
+def _force_boundaries(text: str, labels: Tensor, token_breaking: re.Pattern[str]) -> None:
+    """Tokens end before whitespace that may not stand inside one; sentences end before blank lines
+    and at the end of the text."""
+    for match in token_breaking.finditer(text):
         labels[match.start()] = max(int(labels[match.start()]), TOKEN_END)
     for blank in [*BLANK_LINES.finditer(text), None]:
         last = (blank.start() if blank else len(text)) - 1
@@ -46,6 +56,7 @@ class LearnedSegmenter:
         self.network = segmenter.network
         self.config = segmenter.config
         self.expander = MultiwordExpander.from_dict(segmenter.multiword)
+        self.token_breaking = token_breaking_space(segmenter.inner_spaces)
 
     def windows(self, ids: Tensor) -> Tensor:
         """[windows, length] ids covering `ids` in overlapping windows, padded with 0 at both ends.
@@ -88,7 +99,7 @@ class LearnedSegmenter:
             states = self.states(framed)[margin : margin + len(text)]
             labels = self.network.boundary(states).argmax(-1)
             labels[spaces] = NO_BOUNDARY
-            _force_boundaries(text, labels)
+            _force_boundaries(text, labels, self.token_breaking)
             ends = labels.nonzero().squeeze(1)
             # a token starts at the first non-space after the previous token; found for all at once
             non_spaces = (~spaces).nonzero().squeeze(1)

@@ -94,7 +94,9 @@ def train_segmenter(
         training.min_rule_count,
     )
     chars = sorted({char for paragraph in train_paragraphs for char in paragraph.text} | set(PARAGRAPH_SEPARATOR))
-    segmenter = Segmenter(chars, expander.to_dict(), expander.n_rules, config)
+    inner_spaces = {char for paragraph in train_paragraphs for token in paragraph.tokens
+                    for char in token.form if char.isspace()}
+    segmenter = Segmenter(chars, expander.to_dict(), expander.n_rules, config, "".join(sorted(inner_spaces)))
     stream = _training_stream(segmenter, expander, train_paragraphs)
     placeholders = class_placeholders(segmenter)
     dev_text = raw_text(dev, "dev")
