@@ -7,6 +7,8 @@ are built only when asked for: streaming to CoNLL-U never creates them.
 
 from __future__ import annotations
 
+import bisect
+import io
 import itertools
 import json
 import re
@@ -20,6 +22,7 @@ from tagger.errors import DataFormatError, TaggerError
 from tagger.inference.entities import entity_spans
 
 INPUT_FORMATS = ("raw", "lines", "tokenized", "conllu")
+BYTE_ORDER_MARK = "\ufeff"
 _CONLLU_ID = re.compile(r"\d+(?:-\d+|\.\d+)?")
 
 
@@ -216,10 +219,37 @@ def _range(token_id: str) -> range:
 # -- readers: input -> untagged TaggedSentences ---------------------------------------------------
 
 
-def from_tokenized(tokenized: TokenizedSentence, sent_id: int | None = None) -> TaggedSentence:
-    """An untagged sentence for tokenizer output, each word with its offsets."""
+def from_tokenized(tokenized: TokenizedSentence, sent_id: int | None = None, shift: int = 0) -> TaggedSentence:
+    """An untagged sentence for tokenizer output, each word with its offsets (less `shift`)."""
     sentence, spans, multiword_spans = conllu_sentence(tokenized, sent_id)
+    if shift:
+        spans = [(start - shift, end - shift) for start, end in spans]
+        multiword_spans = {word: (start - shift, end - shift) for word, (start, end) in multiword_spans.items()}
     return TaggedSentence(sentence, spans=spans, multiword_spans=multiword_spans)
+
+
+def read_raw_texts(texts: Sequence[str], tokenizer: RawTextTokenizer) -> list[list[TaggedSentence]]:
+    """The sentences of each text, numbered from 1 and with offsets into that text, from one
+    tokenizer call over all of them: a learned segmenter pays its per-call cost once per group.
+
+    The texts are joined by a blank line, which ends a sentence and a paragraph in every tokenizer,
+    so each text splits as it would alone.
+    """
+    starts = list(itertools.accumulate((len(text) + len(_TEXT_SEPARATOR) for text in texts[:-1]), initial=0))
+    joined = _TEXT_SEPARATOR.join(_as_raw_text(text) for text in texts)
+    documents: list[list[TaggedSentence]] = [[] for _ in texts]
+    for tokenized in tokenizer.tokenize(joined):
+        index = bisect.bisect_right(starts, tokenized.start) - 1
+        documents[index].append(from_tokenized(tokenized, len(documents[index]) + 1, starts[index]))
+    return documents
+
+
+_TEXT_SEPARATOR = "\n\n"
+
+
+def _as_raw_text(text: str) -> str:
+    """A text as `text_lines` reads it: a leading byte-order mark as a space."""
+    return " " + text[1:] if text.startswith(BYTE_ORDER_MARK) else text
 
 
 def read_raw(lines: Iterable[str], tokenizer: RawTextTokenizer) -> Iterator[TaggedSentence]:
@@ -263,15 +293,18 @@ def _plain_forms(forms: Sequence[str]) -> bool:
 
 
 def text_lines(stream: Iterable[bytes], source: str) -> Iterator[str]:
-    """Lines of a UTF-8 byte stream, line ends kept (offsets index the decoded text); bad bytes name the line."""
+    """Lines of a UTF-8 byte stream, line ends kept; bad bytes name the line.
+
+    Offsets index the decoded text with a leading byte-order mark counted as its first character
+    (as Python decodes "utf-8" and as a caller's string holds it): the mark is read as a space, so
+    it is in no token and shifts no offset.
+    """
     for number, raw in enumerate(stream, start=1):
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             raise DataFormatError(source, number, f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})") from None
-        if number == 1:
-            line = line.removeprefix("\ufeff")
-        yield line
+        yield _as_raw_text(line) if number == 1 else line
 
 
 def read_conllu_stream(stream: Iterable[bytes], source: str) -> Iterator[TaggedSentence]:
@@ -293,7 +326,7 @@ def read_input(
         head: list[bytes] = []
         for raw in lines:
             head.append(raw)
-            text = raw.decode("utf-8", errors="replace").strip()
+            text = raw.decode("utf-8", errors="replace").lstrip(BYTE_ORDER_MARK).strip()
             if text and not text.startswith("#"):
                 break
         input_format = "conllu" if looks_like_conllu(b"".join(head).decode("utf-8", errors="replace")) else "raw"
@@ -311,9 +344,9 @@ def read_input(
 
 def looks_like_conllu(text: str) -> bool:
     """True when the first line that is neither blank nor a comment is a 10-column CoNLL-U token line."""
-    for line in text.splitlines():
+    for line in io.StringIO(text.lstrip(BYTE_ORDER_MARK)):  # lazily: a long text is not split whole
         if line.strip() and not line.startswith("#"):
-            fields = line.split("\t")
+            fields = line.rstrip("\r\n").split("\t")
             return len(fields) == 10 and _CONLLU_ID.fullmatch(fields[0]) is not None
     return False
 

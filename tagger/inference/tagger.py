@@ -11,6 +11,7 @@ import io
 import itertools
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -19,7 +20,9 @@ import torch
 from tagger.data.conllu_io import Sentence
 from tagger.data.vocab import Vocabularies
 from tagger.errors import TaggerError
-from tagger.inference.documents import INPUT_FORMATS, TaggedDocument, TaggedSentence, read_input, read_tokenized
+from tagger.inference.documents import (
+    INPUT_FORMATS, TaggedDocument, TaggedSentence, looks_like_conllu, read_input, read_raw_texts, read_tokenized,
+)
 from tagger.inference.languages import check_language
 from tagger.model.model_file import ModelBundle, load_model
 from tagger.model.network import TaggerNetwork
@@ -73,7 +76,8 @@ class Tagger:
             if trained_for and language != trained_for:
                 log.warning("language %s given, but the model was trained on %s text", language, trained_for)
         self.language = language or trained_for
-        self._tokenizer: RawTextTokenizer | None = None  # built on first use
+        self._tokenizer: RawTextTokenizer | None = None  # built on first use, once
+        self._tokenizer_lock = threading.Lock()
         self.predictor = Predictor(bundle, batch_tokens, cache_size, precision, form_table)
         self.columns = bundle.columns
         if threads:
@@ -102,10 +106,11 @@ class Tagger:
     @property
     def tokenizer(self) -> RawTextTokenizer:
         """What splits raw text into sentences and tokens: the model's segmenter, or the rules."""
-        if self._tokenizer is None:
-            learned = self.tokenizer_kind == "learned"
-            self._tokenizer = LearnedSegmenter(self.bundle.segmenter) if learned else Tokenizer(self.language)
-        return self._tokenizer
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                learned = self.tokenizer_kind == "learned"
+                self._tokenizer = LearnedSegmenter(self.bundle.segmenter) if learned else Tokenizer(self.language)
+            return self._tokenizer
 
     # -- text in, tagged sentences out ----------------------------------------------------------
 
@@ -147,21 +152,39 @@ class Tagger:
     ) -> Iterator[TaggedDocument]:
         """Tag many texts: one `TaggedDocument` per text, in order, as a generator.
 
-        Texts are tagged `batch_size` at a time, their sentences batched together, so many short
-        texts tag as fast as one long one, and memory stays flat however many texts come.
+        Texts are tagged `batch_size` at a time, segmented together (raw text) and their sentences
+        batched together, so many short texts tag about as fast as one long one, and memory stays
+        flat however many texts come.
         """
+        if isinstance(texts, (str, bytes)):
+            raise TaggerError("pipe() takes many texts (an iterable of strings); for one text use tag(text)")
         iterator = iter(texts)
         while group := list(itertools.islice(iterator, batch_size)):
-            documents = [self._read(text, input_format) for text in group]
+            documents = self._read_group(group, input_format)
             self._predict([sentence for document in documents for sentence in document], probabilities, top_k)
             yield from map(TaggedDocument, documents)
+
+    def _read_group(self, texts: list[str], input_format: str) -> list[list[TaggedSentence]]:
+        """Each text's sentences; the raw texts among them go through the tokenizer in one call."""
+        raw: dict[int, str] = {}
+        for i, text in enumerate(texts):
+            if isinstance(text, (str, bytes, bytearray)) and input_format in ("auto", "raw"):
+                text = _text(text)
+                if input_format == "raw" or not looks_like_conllu(text):
+                    raw[i] = text
+        documents = [[] if i in raw else self._read(text, input_format) for i, text in enumerate(texts)]
+        for i, document in zip(raw, read_raw_texts(list(raw.values()), self.tokenizer)):
+            documents[i] = document
+        return documents
 
     def _read(self, data: str | Sequence[Sequence[str]], input_format: str) -> list[TaggedSentence]:
         if input_format != "auto" and input_format not in INPUT_FORMATS:
             raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
-        if isinstance(data, str):
-            stream = io.BytesIO(data.encode("utf-8"))
+        if isinstance(data, (str, bytes, bytearray)):
+            stream = io.BytesIO(_utf8(data))
             return list(read_input(stream, "<string>", input_format, lambda: self.tokenizer))
+        if not isinstance(data, Iterable):
+            raise TaggerError(f"tag() takes a string (or UTF-8 bytes) of text or a list of token lists, got {type(data).__name__}")
         if input_format not in ("auto", "tokenized"):
             raise TaggerError(f"{input_format} input must be a string, got {type(data).__name__}")
         items = list(data)
@@ -190,3 +213,24 @@ class Tagger:
     def predict(self, sentences: list[Sentence], probabilities: bool = False, top_k: int = 0) -> list[Sentence]:
         """Fill the predicted columns of sentence records in place and return them (see `Predictor.predict`)."""
         return self.predictor.predict(sentences, probabilities, top_k)
+
+
+def _text(data: str | bytes | bytearray) -> str:
+    """A text as a string, checked to be valid Unicode (see `_utf8`)."""
+    return _utf8(data).decode("utf-8")
+
+
+def _utf8(data: str | bytes | bytearray) -> bytes:
+    """The UTF-8 bytes of a text; a one-line TaggerError for bytes that are not UTF-8 or a string that
+    cannot be (a lone surrogate, as a bad decode with errors="surrogateescape" leaves)."""
+    if isinstance(data, str):
+        try:
+            return data.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise TaggerError(f"the text has a lone surrogate (U+{ord(data[error.start]):04X}) at index {error.start}: "
+                              "not a character; decode its bytes as UTF-8 first") from None
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise TaggerError(f"the bytes are not UTF-8 (byte 0x{data[error.start]:02x} at index {error.start})") from None
+    return bytes(data)
