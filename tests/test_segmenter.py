@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import conllu
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
 from tagger.data.conllu_io import parse_conllu_text
 from tagger.errors import ModelFileError, TaggerError
+from tagger.inference.documents import from_tokenized
 from tagger.model.segmenter import Segmenter
 from tagger.segmentation.learned import LearnedSegmenter
 from tagger.training.segmenter_training import default_configs, train_segmenter
@@ -102,3 +106,56 @@ def test_a_segmenter_of_another_format_is_refused():
     with pytest.raises(ModelFileError, match="segmenter format"):
         Segmenter.from_metadata({"format": "segmenter/99"}, {})
 
+
+
+# -- properties that hold whatever the network decides ------------------------------------------------
+
+ODD_TEXT = st.lists(st.sampled_from([
+    *"aZ9 .,'-!?\"", "\n", "\n\n", "\t", "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029", "\u00a0", "\u2003",
+    "\x1f", "\ufeff", "\x00", "du", "n't", "20 000", "日本", "\u0301",
+])).map("".join)
+LABELS = st.lists(st.integers(0, 2), min_size=1, max_size=40)
+
+
+def assert_well_formed(sentences, text: str, inner_spaces: str) -> None:
+    """Offsets exact, every visible character in exactly one token, no forbidden whitespace in a form,
+    and CoNLL-U that the `conllu` package reads back with consecutive word ids."""
+    position = 0
+    for number, sentence in enumerate(sentences, start=1):
+        assert sentence.text == text[sentence.start : sentence.end]
+        for token in sentence.tokens:
+            assert text[token.start : token.end] == token.text
+            assert not text[position : token.start].strip()  # only whitespace was skipped
+            assert not any(char.isspace() and char not in inner_spaces for char in token.text)
+            position = token.end
+        written = from_tokenized(sentence, number).to_conllu()
+        (parsed,) = conllu.parse(written)
+        ids = [token["id"] for token in parsed if isinstance(token["id"], int)]
+        assert ids == list(range(1, len(ids) + 1))
+    assert not text[position:].strip()
+
+
+@settings(max_examples=150, deadline=None)
+@given(ODD_TEXT)
+def test_a_trained_segmenter_keeps_offsets_exact_and_forms_clean(trained, text):
+    learned = LearnedSegmenter(trained)
+    assert trained.inner_spaces == " "  # French training forms hold a plain space ("20 000"), nothing else
+    assert_well_formed(learned.tokenize(text), text, " ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(ODD_TEXT, LABELS, LABELS)
+def test_any_boundary_decisions_give_well_formed_tokens(text, boundaries, rules):
+    segmenter = Segmenter(sorted(set("Duaeilmnprsz. ")), {"split_rules": ["+2"], "lexicon": {"du": ["de", "le"]}},
+                          4, SMALL, inner_spaces="").eval()
+    learned = LearnedSegmenter(segmenter)
+
+    def forced(choices: list[int], classes: int):
+        def head(states):  # the network's decision at character i: choices[i % len(choices)]
+            ids = torch.tensor(choices)[torch.arange(states.shape[0]) % len(choices)]
+            return torch.nn.functional.one_hot(ids % classes, classes).float()
+        return head
+
+    learned.network.boundary.forward = forced(boundaries, 3)
+    learned.network.multiword.forward = forced(rules, 4)
+    assert_well_formed(learned.tokenize(text), text, "")
