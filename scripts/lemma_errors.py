@@ -1,8 +1,10 @@
 """A model's lemma errors on a gold file, by kind: forms seen in training or not, and whether any kept
 script could have produced the gold lemma at all. JSON to stdout.
 
-Gold tokens (as `tagger eval`); a gold lemma `_` counts as right (CoNLL 2018). The most frequent
-errors of each kind are listed with their counts.
+Gold tokens (as `tagger eval`); a gold lemma `_` counts as right (CoNLL 2018). Reported: the
+error rate on seen and on unseen forms (an unseen form: one that does not occur, case-sensitive,
+in train), the share of errors no kept script could have given, and the most frequent errors of
+each kind with their counts.
 
     python scripts/lemma_errors.py MODEL ../shared/data/ud/en_ewt [--split test] [--examples 15]
 """
@@ -46,10 +48,14 @@ def main() -> None:
             errors[kind] += 1
             examples.setdefault(kind, Counter())[(form, gold_lemma, lemma)] += 1
     total = sum(words.values())
+    by_form = {kind: sum(n for k, n in errors.items() if k.startswith(kind)) for kind in words}
+    inexpressible = sum(n for kind, n in errors.items() if "no script" in kind)
     print(json.dumps({
         "model": args.model, "file": str(args.treebank / f"{args.split}.conllu"), "words": total,
         "lemmas": round(100 * (1 - sum(errors.values()) / total), 2),
         "words_by_kind": dict(words),
+        "error_rate": {kind: round(100 * by_form[kind] / n, 2) for kind, n in words.items()},
+        "inexpressible_share_of_errors": round(100 * inexpressible / max(1, sum(errors.values())), 2),
         "errors_by_kind": dict(errors.most_common()),
         "error_share_of_words": {kind: round(100 * n / total, 2) for kind, n in errors.most_common()},
         "examples": {kind: [f"{form} -> {lemma} (gold {gold}) x{n}" for (form, gold, lemma), n in found.most_common(args.examples)]
