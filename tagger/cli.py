@@ -39,13 +39,16 @@ def _train(argv: list[str], debug: bool) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from tagger.data.conllu_io import write_conllu
     from tagger.data.readers import guess_format
+    from tagger.device import resolve_device
     from tagger.evaluation.evaluate import evaluate_file, evaluate_raw
     from tagger.inference.tagger import Tagger
 
     output = Path(args.output) if args.output else None
     if output and output.exists() and not args.force:
         raise TaggerError(f"--output {output} exists; pass --force to overwrite it")
-    tagger = Tagger.load(args.model, precision="float32", tokenizer=args.tokenizer)  # the model's scores, whatever the CPU
+    device = resolve_device(args.device, option="--device ")
+    # the model's scores, whatever the device: float32 (on a GPU without TF32), as on every CPU
+    tagger = Tagger.load(args.model, precision="float32", tokenizer=args.tokenizer, device=device)
     if args.raw:
         if (args.format or guess_format(args.file)) != "conllu":
             raise TaggerError("--raw needs a CoNLL-U gold file (its raw text comes from # text and SpaceAfter=No)")
@@ -66,6 +69,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _tag(args: argparse.Namespace) -> int:
+    from tagger.device import resolve_device
     from tagger.inference.documents import OUTPUT_FORMATS, TaggedSentence, read_input
     from tagger.inference.tagger import Tagger
 
@@ -74,8 +78,9 @@ def _tag(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise TaggerError(f"--workers {args.workers}: give 1 or more processes")
     inputs = _tag_inputs(args.input)
+    device = resolve_device(args.device, option="--device ")
     load_options = {"path_or_name": args.model, "language": args.language, "tokenizer": args.tokenizer,
-                    "precision": args.precision}
+                    "precision": args.precision, "device": device}
     write = OUTPUT_FORMATS[args.output_format]
     if args.workers == 1:
         tagger = Tagger.load(**load_options, threads=args.threads)
@@ -83,13 +88,15 @@ def _tag(args: argparse.Namespace) -> int:
         def tag(sentences: Iterable[TaggedSentence]) -> Iterator[str]:
             return map(write, tagger.tag_stream(sentences, args.probabilities, top_k=args.top_k))
     else:  # this process reads and segments; the workers tag and format
-        from tagger.inference.workers import default_threads, tag_in_workers
+        from tagger.inference.workers import default_threads, tag_in_workers, worker_devices
 
+        devices = worker_devices(args.device, device, args.workers)
         tagger = Tagger.load(**load_options, threads=1)
         load_options["threads"] = args.threads or default_threads(args.workers)
 
         def tag(sentences: Iterable[TaggedSentence]) -> Iterator[str]:
-            return tag_in_workers(sentences, load_options, args.workers, args.output_format, args.probabilities, args.top_k)
+            return tag_in_workers(sentences, load_options, args.workers, args.output_format, args.probabilities, args.top_k,
+                                  devices=devices)
     try:
         with _tag_output(args.output, args.force) as output:
             for opened, source, size in inputs:  # several files: one after another, into the one output
@@ -166,6 +173,9 @@ def _version(verbose: bool) -> int:
     return 0
 
 
+DEVICE_HELP = "where the network runs: cpu, cuda, cuda:N, or auto (a GPU if there is one; default)"
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes end in one line, like every other error; --help shows the usage."""
 
@@ -197,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.add_argument("--tokenizer", choices=["auto", "learned", "rules"], default="auto",
                           help="with --raw: the model's learned segmenter or the rule tokenizer (default: learned if there is one)")
+    evaluate.add_argument("--device", default="auto", help=DEVICE_HELP + " (scores are float32 on every device)")
     evaluate.add_argument("--raw", action="store_true",
                           help="tag the gold file's raw text with the whole pipeline and score it the CoNLL 2018 way "
                                "(Tokens, Sentences, Words F1, then tag F1 over aligned words)")
@@ -216,9 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--threads", type=int, help="torch CPU threads (default: every core; with --workers, per worker: the cores shared out)")
     tag.add_argument("--workers", type=int, default=1, metavar="N",
                      help="tag in N processes (output in input order, memory flat); this one reads and segments")
+    tag.add_argument("--device", default="auto", help=DEVICE_HELP + "; with --workers N, one worker per GPU")
     tag.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
-                     help="arithmetic of the network: auto is bfloat16 where the CPU computes it natively "
-                          "(AVX512-BF16/AMX; same accuracy, 2-3x faster), else float32")
+                     help="arithmetic of the network: auto is bfloat16 where the device computes it natively "
+                          "(a GPU with bfloat16, a CPU with AVX512-BF16/AMX; same accuracy, 2-3x faster), else float32")
     tag.add_argument("--tokenizer", choices=["auto", "learned", "rules"], default="auto",
                      help="raw text: the model's learned segmenter, or the rule tokenizer (default: learned if the model has one)")
     tag.add_argument("--language", help="ISO 639 code of the text: tokenizer rules for raw text, e.g. en (default: the model's language)")

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from seqeval.metrics import classification_report
-from seqeval.scheme import IOB2
-
 from tagger.data.conllu_io import MISC_PREFIX, Sentence
 from tagger.data.iob import entity_spans
 from tagger.data.readers import is_entity_column
@@ -65,6 +62,11 @@ def entity_label(column: str) -> str:
 
 def entity_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], label: str = "NER") -> dict[str, float]:
     """seqeval strict-IOB2 span P/R/F1 in percent: `NER-P`, `NER-R`, `NER-F1`, then `NER-PER-F1` etc. per type."""
+    # imported here: seqeval needs scikit-learn, which scoring POS, lemmas and raw text does not
+    # (a GPU machine set up from a few wheels has no scikit-learn)
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
     report = classification_report(
         [list(tags) for tags in gold], [list(tags) for tags in predicted],
         mode="strict", scheme=IOB2, output_dict=True, zero_division=0,

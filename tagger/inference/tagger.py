@@ -51,19 +51,23 @@ class Tagger:
     def __init__(
         self,
         bundle: ModelBundle,
-        batch_tokens: int = 4096,
+        batch_tokens: int | None = None,
         cache_size: int = 50_000,
         form_table: bool = True,
         threads: int | None = None,
         language: str | None = None,
         precision: str = "auto",
         tokenizer: str = "auto",
+        device: str | torch.device = "auto",
     ) -> None:
         """`tokenizer` is how raw text becomes sentences and tokens: "learned" (the segmenter the model
         carries, trained on its treebank's raw text), "rules" (the rule tokenizer), or "auto": learned
         where the model has a segmenter. `language` (an ISO 639 code) picks the rules; by default the
-        model's training data says. `precision` is the forward pass's arithmetic, `cache_size` and
-        `form_table` the CLE caches (see `Predictor`)."""
+        model's training data says. `device` is where the network and the segmenter run: "cpu",
+        "cuda", "cuda:N", or "auto" (a GPU where there is one); a device that is not there is a
+        TaggerError. `precision` is the forward pass's arithmetic ("auto": bfloat16 where the device
+        computes it natively), `batch_tokens` (by default suited to the device), `cache_size` and
+        `form_table` the batches and the CLE caches (see `Predictor`)."""
         if tokenizer not in TOKENIZERS:
             raise TaggerError(f"unknown tokenizer {tokenizer!r}: use {', '.join(TOKENIZERS)}")
         if tokenizer == "learned" and bundle.segmenter is None:
@@ -78,14 +82,16 @@ class Tagger:
         self.language = language or trained_for
         self._tokenizer: RawTextTokenizer | None = None  # built on first use, once
         self._tokenizer_lock = threading.Lock()
-        self.predictor = Predictor(bundle, batch_tokens, cache_size, precision, form_table)
+        self.predictor = Predictor(bundle, batch_tokens, cache_size, precision, form_table, device)
+        self.device = self.predictor.device
         self.columns = bundle.columns
         if threads:
             torch.set_num_threads(threads)
 
     @classmethod
     def load(cls, path_or_name: str | Path, **options) -> Tagger:
-        """Load a model file, or a model shipped with the package by name (e.g. "en_ewt")."""
+        """Load a model file, or a model shipped with the package by name (e.g. "en_ewt"); `options` are
+        the constructor's (`device="cuda"`, `precision=`, `tokenizer=`, ...)."""
         from tagger.inference.shipped import resolve_model
 
         return cls(load_model(resolve_model(path_or_name)), **options)
@@ -109,7 +115,8 @@ class Tagger:
         with self._tokenizer_lock:
             if self._tokenizer is None:
                 learned = self.tokenizer_kind == "learned"
-                self._tokenizer = LearnedSegmenter(self.bundle.segmenter) if learned else Tokenizer(self.language)
+                self._tokenizer = (LearnedSegmenter(self.bundle.segmenter, self.device) if learned
+                                   else Tokenizer(self.language))
             return self._tokenizer
 
     # -- text in, tagged sentences out ----------------------------------------------------------

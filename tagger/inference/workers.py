@@ -4,7 +4,8 @@ The input is read (and raw text segmented) in the calling process; chunks of sen
 to worker processes, each with its own copy of the model, which tag and format them; the
 formatted chunks come back in input order. At most two chunks per worker are in flight, so a
 file of any size holds only those in memory. Workers are spawned, not forked: a fork of a
-process whose OpenMP threads have run can hang.
+process whose OpenMP threads have run can hang. On GPUs each worker has a card of its own: N
+processes sharing one card would only queue behind each other for it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
+import torch
+
+from tagger.errors import TaggerError
 from tagger.inference.documents import OUTPUT_FORMATS, TaggedSentence
 
 CHUNK_SENTENCES = 500  # per task: large enough that the hand-over costs little against the tagging
@@ -27,11 +31,29 @@ def default_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
-def _load(load_options: dict) -> None:
+def worker_devices(asked: str, device: torch.device, workers: int) -> list[str] | None:
+    """The device of each of `workers` processes: None on the CPU (all share it), else one GPU each.
+
+    `asked` is the --device the user gave and `device` what it resolved to; a TaggerError where
+    there are fewer GPUs than workers, or one GPU was named for several workers.
+    """
+    if device.type == "cpu":
+        return None
+    if asked.startswith("cuda:"):
+        raise TaggerError(f"--workers {workers} --device {asked}: one worker per GPU, and {asked} is one GPU; "
+                          f"use --device cuda for one worker on each GPU, or --device cpu for {workers} CPU workers")
+    visible = torch.cuda.device_count()
+    if workers > visible:
+        raise TaggerError(f"--workers {workers} --device {asked}: one worker per GPU, and {visible} visible; "
+                          f"use --workers {visible}, or --device cpu for {workers} CPU workers")
+    return [f"cuda:{index}" for index in range(workers)]
+
+
+def _load(load_options: dict, devices: multiprocessing.Queue | None) -> None:
     global _tagger
     from tagger.inference.tagger import Tagger
 
-    _tagger = Tagger.load(**load_options)
+    _tagger = Tagger.load(**(load_options if devices is None else {**load_options, "device": devices.get()}))
 
 
 def _tag_chunk(chunk: list[TaggedSentence], output_format: str, probabilities: bool, top_k: int) -> str:
@@ -48,11 +70,17 @@ def tag_in_workers(
     probabilities: bool = False,
     top_k: int = 0,
     chunk_sentences: int = CHUNK_SENTENCES,
+    devices: list[str] | None = None,
 ) -> Iterator[str]:
     """The formatted output of `sentences`, chunk by chunk in input order, tagged by `workers` processes
-    that each load `Tagger.load(**load_options)`."""
+    that each load `Tagger.load(**load_options)`, each on its own of `devices` where given."""
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_load, initargs=(load_options,))
+    queue = None
+    if devices is not None:  # each worker takes one device as it starts
+        queue = context.Queue()
+        for device in devices:
+            queue.put(device)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_load, initargs=(load_options, queue))
     pending: deque[Future[str]] = deque()
     iterator = iter(sentences)
     try:

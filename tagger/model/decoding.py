@@ -70,6 +70,11 @@ class EntityDecoder:
     def __init__(self, itos: Sequence[str]) -> None:
         self.allowed, self.allowed_start = iob2_transitions(itos)
 
+    def to(self, device: torch.device) -> EntityDecoder:
+        """The masks moved to where the scores will be, once rather than at every call."""
+        self.allowed, self.allowed_start = self.allowed.to(device), self.allowed_start.to(device)
+        return self
+
     def __call__(self, logits: Tensor, lengths: Tensor) -> Tensor:
         return viterbi_decode(logits.float().log_softmax(-1), lengths, self.allowed, self.allowed_start)
 
@@ -85,10 +90,15 @@ class LemmaDecoder:
         self.memory = memory
         self.lemmas: dict[tuple[int, str], str] = {}
 
+    def to(self, device: torch.device) -> LemmaDecoder:
+        """The scripts' minimum lengths moved to where the scores will be; masks are then built there."""
+        self.min_lengths = self.min_lengths.to(device)
+        return self
+
     def allowed(self, forms: Sequence[Sequence[str]], width: int) -> Tensor:
         """Which scripts apply to which word: [sentences, width, scripts]."""
         lengths = torch.tensor([[len(form) for form in sentence] + [0] * (width - len(sentence)) for sentence in forms],
-                               dtype=torch.long).view(len(forms), width)
+                               dtype=torch.long, device=self.min_lengths.device).view(len(forms), width)
         return lengths[:, :, None] >= self.min_lengths[None, None, :]
 
     def lemma(self, script: int, form: str) -> str:

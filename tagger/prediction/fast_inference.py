@@ -1,4 +1,8 @@
-"""The network as inference runs it: bfloat16 where the CPU computes it natively, no packed sequences.
+"""The network as inference runs it: bfloat16 where the device computes it natively.
+
+On a GPU the trained network runs as training ran it under `trainer=gpu`: its float32 weights
+copied to the device, under bfloat16 autocast where the GPU has bfloat16 (float32 otherwise, or
+when asked, with TF32 off so that it computes what the CPU computes). On a CPU it runs as below.
 
 The BiLSTM encoder is nearly all of the cost of tagging. PyTorch hands only *padded* (not packed)
 LSTM input to oneDNN, whose bfloat16 kernels (AVX512-BF16/AMX) run the encoder 3-4 times faster
@@ -12,11 +16,14 @@ back. In float32 the packed path is as fast, so the trained network serves uncha
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import torch
 from torch import Tensor, nn
 
+from tagger.device import exact_float32
+from tagger.errors import TaggerError
 from tagger.model.network import TaggerNetwork
 from tagger.model.residual_lstm import ResidualBiLSTM
 
@@ -32,10 +39,15 @@ def native_bfloat16() -> bool:
     return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
 
 
-def resolve_precision(precision: str) -> torch.dtype:
-    """The dtype for `precision`; "auto" is bfloat16 where the CPU has it natively, else float32."""
+def resolve_precision(precision: str, device: torch.device = torch.device("cpu")) -> torch.dtype:
+    """The dtype for `precision` on `device`; "auto" is bfloat16 where the device has it natively, else float32."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+        if precision == "bfloat16" and not native:
+            raise TaggerError(f"precision bfloat16: {torch.cuda.get_device_name(device)} has no bfloat16; use float32")
+        return torch.bfloat16 if precision == "bfloat16" or (precision == "auto" and native) else torch.float32
     if precision == "auto":
         return torch.bfloat16 if native_bfloat16() else torch.float32
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
@@ -98,10 +110,23 @@ class UnpackedResidualBiLSTM(nn.Module):
         return h[:batch]
 
 
-def inference_network(network: TaggerNetwork, dtype: torch.dtype) -> TaggerNetwork:
-    """The network to predict with: `network` itself in float32, else a copy with the unpacked encoder, cast to `dtype`."""
+def inference_network(network: TaggerNetwork, dtype: torch.dtype, device: torch.device = torch.device("cpu")) -> TaggerNetwork:
+    """The network to predict with on `device`. On the CPU: `network` itself in float32, else a copy with
+    the unpacked encoder, cast to `dtype`. On a GPU: a float32 copy there (`arithmetic` adds autocast)."""
+    if device.type != "cpu":
+        return copy.deepcopy(network).to(device).eval()
     if dtype == torch.float32:
         return network.eval()
     fast = copy.deepcopy(network).eval()
     fast.encoder = UnpackedResidualBiLSTM(network.encoder)
     return fast.to(dtype).eval()
+
+
+def arithmetic(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """The context a forward pass runs in: autocast to `dtype` on a GPU (float32: TF32 off); nothing on the CPU,
+    whose network is already cast."""
+    if device.type == "cpu":
+        return contextlib.nullcontext()
+    if dtype == torch.float32:
+        return exact_float32(device)
+    return torch.autocast(device.type, dtype=dtype)

@@ -4,7 +4,9 @@ This is the prediction step that tagging (`tagger.inference`), scoring (`tagger.
 the end of training share. Sentences go in length-sorted, token-budgeted batches under
 `torch.inference_mode`. Character-level embeddings are kept per word form
 (`tagger.prediction.form_cache`), so a form runs through the character encoder once. The network
-runs in bfloat16 where the CPU has it (`tagger.prediction.fast_inference`).
+runs in bfloat16 where the device has it (`tagger.prediction.fast_inference`). On a GPU everything
+a batch needs lives there (network, stored CLE table and cache, decoding masks); a batch is
+encoded on the CPU and moved once, and only the chosen tag ids come back.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import torch
 from torch import Tensor
 
 from tagger.data.conllu_io import Sentence
+from tagger.device import resolve_device
 from tagger.model.bucketing import token_budget_batches
 from tagger.model.decoding import entity_decoders, lemma_decoders
 from tagger.model.encoding import collate, encode_forms, encode_sentences
 from tagger.model.model_file import ModelBundle
-from tagger.prediction.fast_inference import inference_network, resolve_precision
+from tagger.prediction.fast_inference import arithmetic, inference_network, resolve_precision
 from tagger.prediction.form_cache import FormEmbeddingCache
 from tagger.prediction.windows import cut, join
 
@@ -34,6 +37,10 @@ def by_length(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
     return token_budget_batches(sorted(range(len(lengths)), key=lengths.__getitem__), lengths, max_tokens)
 
 
+def default_batch_tokens(device: torch.device) -> int:
+    """Tokens per batch: 4096 keeps a CPU's caches warm; a GPU is kept busy by more at once."""
+    return 4096 if device.type == "cpu" else 16384
+
 
 class Predictor:
     """Fills the predicted columns of `Sentence` records with a model's tags.
@@ -44,22 +51,27 @@ class Predictor:
     exactly (see `tagger.prediction.fast_inference`). `network` is the network that predicts:
     `bundle.network` itself in float32, its fast copy otherwise. `cache_size` bounds the CLE cache
     of forms outside the word vocabulary (0: none); `form_table=False` also computes the CLE of
-    vocabulary forms afresh instead of reading the model file's table.
+    vocabulary forms afresh instead of reading the model file's table. `device` is where it runs
+    ("cpu", "cuda", "cuda:N", "auto"; see `tagger.device`); `batch_tokens` by default suits it.
     """
 
     def __init__(
-        self, bundle: ModelBundle, batch_tokens: int = 4096, cache_size: int = 50_000, precision: str = "auto",
-        form_table: bool = True,
+        self, bundle: ModelBundle, batch_tokens: int | None = None, cache_size: int = 50_000, precision: str = "auto",
+        form_table: bool = True, device: str | torch.device = "cpu",
     ) -> None:
         self.bundle = bundle
-        dtype = resolve_precision(precision)
-        self.network = inference_network(bundle.network.eval(), dtype)
+        self.device = resolve_device(device)
+        self.dtype = resolve_precision(precision, self.device)
+        self.network = inference_network(bundle.network.eval(), self.dtype, self.device)
+        # CLEs are kept in the dtype the network computes them in; under GPU autocast, in float32
+        self.cache_dtype = self.dtype if self.device.type == "cpu" else torch.float32
         self.vocabs = bundle.vocabs
         self.columns = bundle.columns
-        self.entity_decoders = entity_decoders(self.vocabs.tags)  # entity columns decode to valid IOB2 spans
-        self.lemma_decoders = lemma_decoders(self.vocabs)  # lemma columns decode to edit scripts that apply
-        self.batch_tokens = batch_tokens
-        stored = None if bundle.form_table is None else bundle.form_table.to(dtype)
+        # entity columns decode to valid IOB2 spans, lemma columns to edit scripts that apply
+        self.entity_decoders = {c: d.to(self.device) for c, d in entity_decoders(self.vocabs.tags).items()}
+        self.lemma_decoders = {c: d.to(self.device) for c, d in lemma_decoders(self.vocabs).items()}
+        self.batch_tokens = batch_tokens or default_batch_tokens(self.device)
+        stored = None if bundle.form_table is None else bundle.form_table.to(self.device, self.cache_dtype)
         self.cache = FormEmbeddingCache(cache_size, self.vocabs.words, stored, table=form_table)
 
     def clear_caches(self) -> None:
@@ -69,14 +81,17 @@ class Predictor:
             decoder.lemmas.clear()
 
     def _embed_forms(self, forms: list[str]) -> Tensor:
-        return self.network.embed_forms(*encode_forms(forms, self.vocabs.chars))
+        chars, lengths = encode_forms(forms, self.vocabs.chars)
+        return self.network.embed_forms(chars.to(self.device), lengths.to(self.device)).to(self.cache_dtype)
 
     def logits(self, forms: Sequence[Sequence[str]]) -> dict[str, Tensor]:
-        """Per column, float32 [sentences, time, tags] for a batch of sentences given as lists of forms."""
+        """Per column, float32 [sentences, time, tags] on the device, for a batch of sentences given as lists of forms."""
         encoded = encode_sentences(forms, self.vocabs, self.bundle.max_word_chars)
         batch = collate(encoded, range(len(encoded)))
-        form_embeddings = self.cache.lookup([encoded.forms[i] for i in batch["forms"].tolist()], self._embed_forms)
-        logits = self.network(batch["words"], batch["lengths"], batch["form_index"], form_embeddings=form_embeddings)
+        words, lengths, form_index = (batch[name].to(self.device) for name in ("words", "lengths", "form_index"))
+        with arithmetic(self.device, self.dtype):
+            form_embeddings = self.cache.lookup([encoded.forms[i] for i in batch["forms"].tolist()], self._embed_forms)
+            logits = self.network(words, lengths, form_index, form_embeddings=form_embeddings)
         return {column: values.float() for column, values in logits.items()}
 
     def batches(self, sentences: Sequence[Sentence]) -> list[list[int]]:

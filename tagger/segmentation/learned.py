@@ -8,11 +8,13 @@ either way, and the windows run in large batches. Whitespace is labelled like an
 inside a form) always ends a token, whatever the network says. A sentence may end without punctuation
 (Turkish ATIS has none): the network learns where from content. The state at a token's last
 character also chooses its multiword rule (`multiword.py`). The network itself, and the
-character encoding training shares, are `tagger.model.segmenter`.
+character encoding training shares, are `tagger.model.segmenter`. On a GPU only the network runs
+there (in float32, TF32 off); the labels come back once per text and the rest stays on the CPU.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 
@@ -20,6 +22,7 @@ import torch
 from torch import Tensor
 
 from tagger.data.raw_text import NO_BOUNDARY, PARAGRAPH_SEPARATOR, SENTENCE_END, TOKEN_END
+from tagger.device import exact_float32
 from tagger.model.segmenter import FEATURES, Segmenter
 from tagger.segmentation.multiword import NOT_MULTIWORD, MultiwordExpander
 from tagger.segmentation.tokens import BLANK_LINES, Token, TokenizedSentence
@@ -49,11 +52,19 @@ def _force_boundaries(text: str, labels: Tensor, token_breaking: re.Pattern[str]
 
 
 class LearnedSegmenter:
-    """A model's `Segmenter` as a tokenizer: `tokenize(text)` like the rule tokenizer's."""
+    """A model's `Segmenter` as a tokenizer: `tokenize(text)` like the rule tokenizer's.
 
-    def __init__(self, segmenter: Segmenter) -> None:
+    It runs where `device` says (a copy of the network moves there), by default where the
+    segmenter is: training scores the network it is training, on its own device.
+    """
+
+    def __init__(self, segmenter: Segmenter, device: torch.device | None = None) -> None:
         self.segmenter = segmenter
         self.network = segmenter.network
+        self.device = self.network.features.device
+        if device is not None and device != self.device:
+            self.network, self.device = copy.deepcopy(segmenter.network).to(device).eval(), device
+        self.spaces = segmenter.network.features[:, FEATURES.index("space")].bool().cpu()  # per character id
         self.config = segmenter.config
         self.expander = MultiwordExpander.from_dict(segmenter.multiword)
         self.token_breaking = token_breaking_space(segmenter.inner_spaces)
@@ -89,15 +100,14 @@ class LearnedSegmenter:
         """Sentences of `text` with offsets into it plus `offset`; a blank line always ends a sentence."""
         if not text.strip():
             return []
-        with torch.inference_mode():
+        with torch.inference_mode(), exact_float32(self.device):
             # the text read between paragraph breaks, as training reads every paragraph: without them
             # its first and last characters see only padding ("sleep." at the very end stayed one token)
             margin = len(PARAGRAPH_SEPARATOR)
             framed = self.segmenter.encode(PARAGRAPH_SEPARATOR + text + PARAGRAPH_SEPARATOR)
-            ids = framed[margin : margin + len(text)]
-            spaces = self.network.features[ids, FEATURES.index("space")].bool()
-            states = self.states(framed)[margin : margin + len(text)]
-            labels = self.network.boundary(states).argmax(-1)
+            spaces = self.spaces[framed[margin : margin + len(text)]]
+            states = self.states(framed.to(self.device))[margin : margin + len(text)]
+            labels = self.network.boundary(states).argmax(-1).cpu()
             labels[spaces] = NO_BOUNDARY
             _force_boundaries(text, labels, self.token_breaking)
             ends = labels.nonzero().squeeze(1)
@@ -105,7 +115,7 @@ class LearnedSegmenter:
             non_spaces = (~spaces).nonzero().squeeze(1)
             starts = non_spaces[torch.searchsorted(non_spaces, torch.cat([ends.new_zeros(1), ends[:-1] + 1]))]
             space_after = torch.cat([spaces, spaces.new_ones(1)])[ends + 1]
-            rules = self._multiword_rules(text, states[ends], starts.tolist(), ends.tolist())
+            rules = self._multiword_rules(text, states[ends.to(self.device)], starts.tolist(), ends.tolist())
         spans = zip(starts.tolist(), (ends + 1).tolist(), labels[ends].tolist(), space_after.tolist())
         return self._sentences(text, spans, rules, offset, new_paragraph)
 
@@ -115,7 +125,7 @@ class LearnedSegmenter:
         Only tokens whose best rule overall is not NOT_MULTIWORD can get one, so most tokens skip
         the (Python) check of which rules apply.
         """
-        logits = self.network.multiword(states)
+        logits = self.network.multiword(states).cpu()
         rules: dict[int, int] = {}
         for i in (logits.argmax(-1) != NOT_MULTIWORD).nonzero().squeeze(1).tolist():
             applicable = self.expander.applicable(text[starts[i] : ends[i] + 1])

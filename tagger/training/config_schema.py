@@ -183,9 +183,14 @@ def validate_config(cfg: DictConfig) -> TrainConfig:
         raise TaggerError(f"{error.full_key} is not set: give it on the command line ({error.full_key}=...){hint}") from None
     values.pop("hydra", None)
     try:
-        return TrainConfig.model_validate(values)
+        config = TrainConfig.model_validate(values)
     except ValidationError as error:
         raise TaggerError(_message(error, values)) from None
+    network = config.segmenter.network
+    if network.window <= 2 * network.context:  # a window must have a centre: inference reads only that
+        raise TaggerError(f"segmenter.network.window={network.window}: expected more than twice "
+                          f"segmenter.network.context ({network.context}), the characters read only as context on each side")
+    return config
 
 
 def _message(error: ValidationError, values: dict) -> str:

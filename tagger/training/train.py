@@ -1,4 +1,10 @@
-"""The Hydra entry point behind `tagger train`: check the config, build, train, export, score."""
+"""The Hydra entry point behind `tagger train`: check the config, build, train, export, score.
+
+Every phase runs on the trainer's accelerator. The tagger's model file is written as soon as
+the tagger phase ends, and replaced (atomically) once the segmenter is added: a failure or
+Ctrl-C in the segmenter phase loses no trained tagger, and `resume=` on such a run goes
+straight to the segmenter phase.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +29,11 @@ from tagger.data.conllu_io import Sentence
 from tagger.data.raw_text import has_raw_text
 from tagger.errors import DEBUG_ENV, TaggerError
 from tagger.evaluation.evaluate import evaluate_file
-from tagger.model.model_file import load_model, save_model
+from tagger.model.model_file import load_model, read_metadata, save_model
+from tagger.model.network import TaggerNetwork
 from tagger.model.segmenter import Segmenter, SegmenterConfig
 from tagger.training.word_vectors import prepare_word_vectors
+from tagger.training.accelerator import check_accelerator
 from tagger.training.checkpoint_io import AtomicCheckpointIO
 from tagger.training.config_errors import built_from_config
 from tagger.training.config_schema import TrainConfig, validate_config
@@ -126,40 +134,30 @@ def wants_segmenter(config: TrainConfig, train_sentences: list[Sentence]) -> boo
     return True
 
 
-def learn_segmenter(config: TrainConfig, datamodule: TaggingDataModule) -> Segmenter:
+def learn_segmenter(config: TrainConfig, datamodule: TaggingDataModule, device: torch.device) -> Segmenter:
     segmenter, report = train_segmenter(
         datamodule.read("train"), datamodule.read("dev"), SegmenterConfig(**config.segmenter.network.model_dump()),
-        SegmenterTrainingConfig(**config.segmenter.training.model_dump()), source=config.data.train,
+        SegmenterTrainingConfig(**config.segmenter.training.model_dump()), source=config.data.train, device=device,
     )
     log.info("segmenter: dev %s after %.1f minutes",
              "  ".join(f"{name} {value:.2f}" for name, value in report["dev"].items() if name != "step"), report["minutes"])
     return segmenter
 
 
-def train(cfg: DictConfig) -> dict:
-    """Train one model as `cfg` says; return the final scores. Usable without Hydra's CLI."""
-    if not cfg.resume:
-        validate_config(cfg)  # a fresh run's config, before anything is written
-    cfg, checkpoint = prepare_run(cfg)
-    config = validate_config(cfg)  # a resumed run's saved config, with this command's overrides
-    if checkpoint is None and config.ckpt_path:  # start a new run dir from any Lightning checkpoint
-        checkpoint = Path(config.ckpt_path)
-        if not checkpoint.is_file():
-            raise TaggerError(f"ckpt_path={config.ckpt_path}: no such checkpoint file")
-    check_data_files(config)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    pl.seed_everything(config.seed, workers=True)
-    objects = build_objects(config, cfg)
-    trainer, module, datamodule = objects.trainer, objects.module, objects.datamodule
-    segment = wants_segmenter(config, datamodule.read("train"))  # before training: a refusal costs nothing
+def fit_tagger(
+    config: TrainConfig, cfg: DictConfig, objects: TrainingObjects, checkpoint: Path | None
+) -> tuple[dict | None, float]:
+    """Train the tagger and write its model file (the best-on-dev weights) before any further phase.
 
+    Returns the file's provenance (None on the DDP ranks that export nothing) and the seconds
+    `fit` took in this invocation (a resumed run counts only its own part).
+    """
+    trainer, module, datamodule = objects.trainer, objects.module, objects.datamodule
     started = time.monotonic()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
-    train_seconds = time.monotonic() - started  # of this invocation: a resumed run counts only its own part
+    seconds = time.monotonic() - started
     if not trainer.is_global_zero:
-        return {}
-
+        return None, seconds
     best = trainer.checkpoint_callback.best_model_path or trainer.checkpoint_callback.last_model_path
     if best:  # export the best-on-dev weights, not the last ones
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
@@ -170,15 +168,80 @@ def train(cfg: DictConfig) -> dict:
         "train": config.data.train,
         "best_checkpoint_epoch": _epoch_of(best),
         "best_dev": {config.monitor: _as_float(trainer.checkpoint_callback.best_model_score)},
+        "tagger_steps": trainer.global_step,  # which checkpoint the tagger phase ended at (see tagger_phase_ended)
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
-    segmenter = learn_segmenter(config, datamodule) if segment else None
+    save_model(config.output_model, module.network, datamodule.vocabs, provenance)
+    log.info("tagger written to %s", config.output_model)
+    return provenance, seconds
+
+
+def tagger_phase_ended(model_file: Path, checkpoint: Path) -> bool:
+    """Whether a run being resumed ended its tagger phase already: its model file has no segmenter
+    and was exported at the step of the run's last checkpoint (a run trained further since has not)."""
+    if not model_file.is_file() or "segmenter" in (metadata := read_metadata(model_file)):
+        return False
+    steps = json.loads(metadata.get("provenance", "{}")).get("tagger_steps")
+    return steps == torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)["global_step"]
+
+
+def add_segmenter(config: TrainConfig, datamodule: TaggingDataModule, network: TaggerNetwork, provenance: dict,
+                  device: torch.device) -> float:
+    """Learn the segmenter on `device` and replace the tagger's model file by one that carries it; the seconds taken.
+
+    A failure or Ctrl-C here leaves the tagger's file as the tagger phase wrote it, and says so in
+    one line with the command that tries the segmenter again.
+    """
+    started = time.monotonic()
+    if device.type == "cpu" and config.threads:
+        torch.set_num_threads(config.threads)  # Lightning's DDP launcher sets its own share of the cores
+    kept = f"the tagger is saved, without a segmenter, in {config.output_model}; `tagger train resume={config.run_dir}` learns it"
+    try:
+        segmenter = learn_segmenter(config, datamodule, device)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted in the segmenter phase: {kept}") from None
+    except Exception as error:
+        reason = str(error) if isinstance(error, TaggerError) else f"{type(error).__name__}: {error}"
+        raise TaggerError(f"the segmenter phase failed ({(reason.splitlines() or [''])[0]}): {kept}") from error
+    save_model(config.output_model, network, datamodule.vocabs, provenance, segmenter=segmenter)
+    log.info("model with its segmenter written to %s", config.output_model)
+    return time.monotonic() - started
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train one model as `cfg` says; return the final scores. Usable without Hydra's CLI."""
+    if not cfg.resume:
+        validate_config(cfg)  # a fresh run's config, before anything is written
+    cfg, checkpoint = prepare_run(cfg)
+    config = validate_config(cfg)  # a resumed run's saved config, with this command's overrides
+    check_accelerator(config.trainer)
+    if checkpoint is None and config.ckpt_path:  # start a new run dir from any Lightning checkpoint
+        checkpoint = Path(config.ckpt_path)
+        if not checkpoint.is_file():
+            raise TaggerError(f"ckpt_path={config.ckpt_path}: no such checkpoint file")
+    check_data_files(config)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    pl.seed_everything(config.seed, workers=True)
+    objects = build_objects(config, cfg)
+    segment = wants_segmenter(config, objects.datamodule.read("train"))  # before training: a refusal costs nothing
     output_model = Path(config.output_model)
-    save_model(output_model, module.network, datamodule.vocabs, provenance, segmenter=segmenter)
-    log.info("model written to %s", output_model)
+
+    if config.resume and segment and tagger_phase_ended(output_model, checkpoint):
+        log.info("resume: the tagger phase of %s has ended; learning its segmenter", config.resume)
+        bundle = load_model(output_model)
+        network, provenance, train_seconds = bundle.network, bundle.provenance, 0.0
+    else:
+        provenance, train_seconds = fit_tagger(config, cfg, objects, checkpoint)
+        if provenance is None:
+            return {}
+        network = objects.module.network
+    scores: dict = {"model": str(output_model), "train_seconds": round(train_seconds, 1)}
+    if segment:  # on the device the tagger trained on (Lightning has moved the module back to the CPU)
+        device = objects.trainer.strategy.root_device
+        scores["segmenter_seconds"] = round(add_segmenter(config, objects.datamodule, network, provenance, device), 1)
 
     bundle = load_model(output_model)  # score the file as users will load it
-    scores: dict = {"model": str(output_model), "train_seconds": round(train_seconds, 1)}
     for split in ("dev", "test"):
         path = getattr(config.data, split)
         if path and (split == "dev" or config.evaluate_test):
@@ -218,6 +281,10 @@ def main(cfg: DictConfig) -> None:
             _remove_if_unused(output_dir)
         print(f"tagger train: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: how to go on, and the shell's code for it
+        if str(interrupt):
+            print(f"tagger train: {interrupt}", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # how `tagger train` runs it, and how Lightning restarts it in each DDP process
