@@ -159,3 +159,12 @@ def test_any_boundary_decisions_give_well_formed_tokens(text, boundaries, rules)
     learned.network.boundary.forward = forced(boundaries, 3)
     learned.network.multiword.forward = forced(rules, 4)
     assert_well_formed(learned.tokenize(text), text, "")
+
+
+def test_training_a_segmenter_gives_the_callers_random_state_back():
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    sentences = parse_conllu_text(FRENCH)
+    train_segmenter(sentences, sentences, SMALL, replace(TRAINING, max_steps=2, eval_every=1, batch_size=2, window=16))
+    assert torch.equal(torch.rand(3), expected)

@@ -81,15 +81,24 @@ def train_segmenter(
     """A segmenter learned from `train` on `device`, chosen on `dev`, and a report (best and every dev
     score, minutes). The segmenter comes back on the CPU, as a loaded one is.
 
-    Raises TaggerError where `train` has no raw text to learn from.
+    Raises TaggerError where `train` has no raw text to learn from. The run seeds its own random
+    state and gives the caller's back afterwards: training a segmenter changes nothing process-wide.
     """
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(training.seed)
+        return _train_segmenter(train, dev, config, training, source, device)
+
+
+def _train_segmenter(
+    train: Sequence[Sentence], dev: Sequence[Sentence], config: SegmenterConfig, training: SegmenterTrainingConfig,
+    source: str, device: torch.device,
+) -> tuple[Segmenter, dict]:
     if not has_raw_text(train):
         raise TaggerError(
             f"{source} has no raw text (no # text, no SpaceAfter): cannot learn a segmenter; "
             "train without one and raw text goes through the rule tokenizer"
         )
     started = time.perf_counter()
-    torch.manual_seed(training.seed)
     generator = random.Random(training.seed)
     train_paragraphs = paragraphs(train, source)
     expander = MultiwordExpander.learn(
