@@ -10,7 +10,8 @@ Each corpus is trained with the default config (`tagger train data=NAME`; NER co
 `experiment=ner`), its model stored as float16 and scored in that form (the one evaluate path:
 dev and test on gold tokens, and end to end from raw text where the model segments it), the
 card written into the model's metadata and beside it as Markdown, and the model packaged
-(`tagger package`) into OUTPUT/wheels, a folder pip reads with `--find-links`. A model whose
+(`tagger package`) into OUTPUT/wheels, a folder pip reads with `--find-links` (OUTPUT/simple is
+the same wheels as a PEP 503 simple index, for `--index-url`). A model whose
 wheel exists and whose recipe (command, data files, tagger and package versions) is unchanged
 is skipped; a training that was stopped resumes from its last checkpoint.
 """
@@ -31,6 +32,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 log = logging.getLogger("build_models")
+# Published test figures to set beside ours: UDPipe 2 (UD 2.15, with multilingual BERT) Lemmas and raw-text
+# Words / Sentences F1; for NER, the UNER paper's in-language XLM-R-large span F1 (Mayhew et al., 2024).
+PUBLISHED = {"en_ewt": ("97.87", "99.01 / 87.55"), "et_ewt": ("95.28", "98.63 / 78.03"), "tr_atis": ("99.07", "99.90 / 79.28"),
+             "ko_gsd": ("94.01", "99.87 / 93.93"), "tr_imst": ("95.88", "97.31 / 97.38"), "fr_sequoia": ("99.09", "99.12 / 88.77"),
+             "uner_pt_bosque": "90.4", "uner_hr_set": "93.6"}
 
 
 @dataclass
@@ -81,8 +87,10 @@ def relative_paths(value):
     return relative(value) if isinstance(value, str) and value.startswith("/") else value
 
 
-def train(corpus: Corpus, run_dir: Path, args: argparse.Namespace, state: dict) -> list[str]:
-    """Train into run_dir (resuming a stopped run); the commands, with relative paths, that made the model."""
+def train(corpus: Corpus, run_dir: Path, args: argparse.Namespace, state: dict, state_file: Path) -> list[str]:
+    """Train into run_dir (resuming a stopped run); the commands, with relative paths, that made the model.
+
+    Each command is recorded in the state before it runs, so a killed build still knows how its run began."""
     threads = [f"threads={args.threads}"] if args.threads else []
     fresh = ["tagger", "train", *corpus.train_arguments(args.overrides), f"hydra.run.dir={relative(run_dir)}", *threads]
     if args.data_dir != REPO.parent / "shared" / "data":
@@ -96,11 +104,15 @@ def train(corpus: Corpus, run_dir: Path, args: argparse.Namespace, state: dict) 
     else:
         command = fresh
         commands.clear()
-    log.info("$ %s", shlex.join(command))
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "tagger.cli", *command[1:]], cwd=REPO, check=True)
-    state["train_minutes"] = state.get("train_minutes", 0.0) + (time.monotonic() - started) / 60
     commands.append(shlex.join(command))
+    _save(state_file, state)
+    log.info("$ %s", commands[-1])
+    started = time.monotonic()
+    try:
+        subprocess.run([sys.executable, "-m", "tagger.cli", *command[1:]], cwd=REPO, check=True)
+    finally:  # a stopped (Ctrl-C) or failed run's minutes count too: the resumed run continues its work
+        state["train_minutes"] = state.get("train_minutes", 0.0) + (time.monotonic() - started) / 60
+        _save(state_file, state)
     return commands
 
 
@@ -159,8 +171,7 @@ def build(corpus: Corpus, args: argparse.Namespace) -> str:
     resumable = (run_dir / "checkpoints" / "last.ckpt").is_file() and not (run_dir / "scores.json").is_file()
     if args.dry_run:
         return "resume" if resumable else "package" if (run_dir / "scores.json").is_file() else "train"
-    train(corpus, run_dir, args, state)
-    _save(state_file, state)
+    train(corpus, run_dir, args, state, state_file)
     model = write_card(corpus, run_dir, args.output_dir / "models", state)
     built = package_model(model, args.output_dir / "wheels", corpus.name, args.version,
                           licence_file=corpus.directory / "LICENSE.txt", force=True)
@@ -169,6 +180,47 @@ def build(corpus: Corpus, args: argparse.Namespace) -> str:
     state["wheel"] = built.wheel.name
     _save(state_file, state)
     return "built"
+
+
+def write_simple_index(wheels: Path, index: Path) -> None:
+    """A PEP 503 simple index of the wheels (static HTML, any web server): pip install --index-url URL/simple ..."""
+    import html
+    import re
+
+    projects: dict[str, list[Path]] = {}
+    for wheel in sorted(wheels.glob("*.whl")):
+        projects.setdefault(re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower(), []).append(wheel)
+    for project, files in projects.items():
+        links = "".join(f'<a href="../../wheels/{html.escape(f.name)}#sha256={hashlib.sha256(f.read_bytes()).hexdigest()}">'
+                        f"{html.escape(f.name)}</a><br>\n" for f in files)
+        (index / project).mkdir(parents=True, exist_ok=True)
+        (index / project / "index.html").write_text(f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n")
+    links = "".join(f'<a href="{project}/">{project}</a><br>\n' for project in projects)
+    (index / "index.html").write_text(f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n")
+
+
+def models_table(models: Path) -> str:
+    """The README's models table, one row a model, from the cards in the model files' metadata."""
+    from tagger.inference.packages import header_metadata
+
+    ud = ["| model | language | licence of the data | UPOS | AllTags | Lemmas | raw Words / Sentences "
+          "| UDPipe 2 Lemmas | UDPipe 2 Words / Sentences |", "|---|---|---|--:|--:|--:|--:|--:|--:|"]
+    ner = ["| model | language | licence of the data | test span F1 | XLM-R-large (UNER paper) |", "|---|---|---|--:|--:|"]
+    for path in sorted(models.glob("*.safetensors")):
+        card = json.loads(header_metadata(path).get("provenance", "{}")).get("card")
+        if not card:
+            continue
+        test, licence = card["scores"]["test"], card["data"]["licence"]
+        gold, raw = test["gold"], test.get("raw", {})
+        start = f"| {card['name']} | {card['language']} | {licence} |"
+        if "NER-F1" in gold:
+            ner.append(f"{start} {gold['NER-F1']:.1f} | {PUBLISHED.get(card['name'], '—')} |")
+        else:
+            cells = [f"{gold[key]:.2f}" if key in gold else "—" for key in ("UPOS", "AllTags", "Lemmas")]
+            words = f"{raw['Words']:.2f} / {raw['Sentences']:.2f}" if raw else "—"
+            udpipe = PUBLISHED.get(card["name"], ("—", "—"))
+            ud.append(f"{start} {' | '.join(cells)} | {words} | {udpipe[0]} | {udpipe[1]} |")
+    return "\n".join(ud) + "\n\n" + "\n".join(ner)
 
 
 def _save(path: Path, state: dict) -> None:
@@ -186,14 +238,26 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads per training (threads=N)")
     parser.add_argument("--version", default="0.1.0", help="version of every model package")
     parser.add_argument("--dry-run", action="store_true", help="say what would be trained, resumed, packaged or skipped")
+    parser.add_argument("--table", action="store_true", help="print the README's models table from the built cards, build nothing")
     args = parser.parse_args()
     args.output_dir, args.data_dir = args.output_dir.resolve(), args.data_dir.resolve()
+    if args.table:
+        print(models_table(args.output_dir / "models"))
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     done = {}
     for corpus in corpora(args.data_dir, args.only):
         started = time.monotonic()
-        done[corpus.name] = build(corpus, args)
+        try:
+            done[corpus.name] = build(corpus, args)
+        except KeyboardInterrupt:
+            sys.exit(f"build_models: stopped during {corpus.name}; the same command resumes it")
+        except subprocess.CalledProcessError as error:
+            sys.exit(f"build_models: error: {corpus.name}: `tagger train` failed (exit {error.returncode}); "
+                     f"the same command retries it")
         log.info("%s: %s (%.1f minutes)", corpus.name, done[corpus.name], (time.monotonic() - started) / 60)
+    if not args.dry_run and (args.output_dir / "wheels").is_dir():
+        write_simple_index(args.output_dir / "wheels", args.output_dir / "simple")
     print(json.dumps(done, indent=2))
 
 

@@ -78,10 +78,12 @@ def render_card(card: dict) -> str:
     notice = (f"\n\n**Non-commercial:** the training data is licensed {licence}; "
               "this model may not be usable for commercial purposes." if is_non_commercial(licence) else "")
     parts = [f"# {name}: {card.get('language') or 'unknown language'} model ({columns}){segmenter}",
-             f"Trained on **{data.get('title', '?')}** ({data.get('release') or 'release unknown'}; "
-             f"{data.get('source') or 'source unknown'}). Training data licence: **{licence}**.{notice}",
-             "```sh\npip install --no-deps tagger_model_" + name + "-*.whl\n"
-             f"tagger tag --model {name} \"Some text.\"\n```"]
+             (f"Trained on **{data['title']}** ({data.get('release') or 'release unknown'}; "
+              f"{data.get('source') or 'source unknown'}). " if data.get("title") else "")
+             + f"Training data licence: **{licence}**.{notice}",
+             f"```sh\npip install --no-index --find-links WHEELS_DIR tagger-model-{name}   # beside an installed tagger\n"
+             f"tagger tag --model {name} \"Some text.\"\n```",
+             f"```python\nfrom tagger import Tagger\n\ndoc = Tagger.load(\"{name}\").tag(\"Some text.\")\n```"]
     scores = card.get("scores", {})
     for kind, title in (("gold", "Gold tokens (`tagger eval MODEL FILE`)"),
                         ("raw", "Raw text, end to end, CoNLL 2018 F1 (`tagger eval MODEL FILE --raw`)")):
@@ -91,5 +93,6 @@ def render_card(card: dict) -> str:
     minutes = card.get("training_minutes")
     parts += ["## How it was built", f"```sh\n{card.get('command', '(not recorded)')}\n```",
               f"Training time: {minutes:.1f} minutes (wall clock, the whole command)." if minutes is not None else "",
-              "Built with " + ", ".join(f"{key} {value}" for key, value in card.get("versions", {}).items()) + "."]
+              "Built with " + ", ".join(f"{key} {value}" for key, value in card["versions"].items()) + "."
+              if card.get("versions") else ""]
     return "\n\n".join(part for part in parts if part) + "\n"
