@@ -191,3 +191,22 @@ def test_package_says_when_the_data_is_non_commercial_and_refuses_a_bad_name_in_
     assert main(["package", str(tiny_model), str(tmp_path), "--name", "Tiny-EN"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "tagger package: error: --name 'Tiny-EN': a model name is lower-case letters, digits and underscores, starting with a letter"]
+
+
+@pytest.mark.slow
+def test_find_links_install_in_a_fresh_venv_tags_from_another_directory(wheel, tmp_path):
+    """The README's second route: pip resolves `tagger` to the one installed beside it and fetches nothing."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    if subprocess.run([str(python), "-c", "import torch, pip, tagger"], capture_output=True).returncode:
+        pytest.skip("this interpreter's packages are not visible from a venv made with --system-site-packages")
+    installed = subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--find-links", str(wheel.parent),
+                                "tagger-model-tiny_en"], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    assert "Successfully installed tagger-model-tiny_en-0.1.0\n" in installed.stdout  # and nothing else
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    tagged = subprocess.run([str(python), "-m", "tagger.cli", "tag", "--model", "tiny_en", "-f", "tsv", "The cat sat."],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert tagged.returncode == 0, tagged.stderr
+    assert [line.split("\t")[0] for line in tagged.stdout.splitlines() if line] == ["The", "cat", "sat", "."]
