@@ -136,7 +136,8 @@ def _listed(scores: dict) -> dict[str, float]:
 def all_models() -> list[ModelInfo]:
     """Installed, then shipped models not shadowed by an installed one of the same name."""
     installed = installed_models()
-    return [*installed.values(), *(info for name, info in shipped_infos().items() if name not in installed)]
+    return [*sorted(installed.values(), key=lambda info: info.name),
+            *(info for name, info in shipped_infos().items() if name not in installed)]
 
 
 def find_model(name: str) -> Path:

@@ -92,7 +92,7 @@ def render_card(card: dict) -> str:
             parts += [f"## Scores: {title}", score_table(table)]
     minutes = card.get("training_minutes")
     parts += ["## How it was built", f"```sh\n{card.get('command', '(not recorded)')}\n```",
-              f"Training time: {minutes:.1f} minutes (wall clock, the whole command)." if minutes is not None else "",
+              f"Training time: {minutes:.1f} minutes (wall clock, the training commands together)." if minutes is not None else "",
               "Built with " + ", ".join(f"{key} {value}" for key, value in card["versions"].items()) + "."
               if card.get("versions") else ""]
     return "\n\n".join(part for part in parts if part) + "\n"
