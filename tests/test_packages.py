@@ -82,7 +82,8 @@ def test_an_unknown_name_lists_installed_and_shipped_models_in_one_line(site):
     fake_package(site, "ner_da", language="da")
     with pytest.raises(ModelFileError) as error:
         Tagger.load("xx_nothing")
-    assert str(error.value) == "xx_nothing: no such model file, nor a model name (installed: ner_da; shipped: en_small)"
+    assert str(error.value) == ("xx_nothing: no such model file, nor the name of an installed or shipped model "
+                                "(installed: ner_da; shipped: en_small)")
     with pytest.raises(ModelFileError, match=r"^fr: no model for language 'fr' \(installed: ner_da; shipped: en_small\)$"):
         resolve_model("fr")
 

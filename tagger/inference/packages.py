@@ -156,7 +156,8 @@ def find_model(name: str) -> Path:
     shipped_names = ", ".join(info.name for info in models if info.kind == "shipped") or "none"
     from tagger.inference.languages import is_language_code
 
-    what = f"no model for language {name!r}" if is_language_code(name) else "no such model file, nor a model name"
+    what = (f"no model for language {name!r}" if is_language_code(name)
+            else "no such model file, nor the name of an installed or shipped model")
     raise ModelFileError(f"{name}: {what} (installed: {installed}; shipped: {shipped_names})")
 
 
