@@ -78,7 +78,7 @@ def package_model(model: str | Path, output_dir: str | Path, name: str | None = 
         version = str(Version(version or DEFAULT_VERSION))
     except InvalidVersion:
         raise TaggerError(f"--version {version!r} is not a version number (PEP 440, such as 0.1.0)") from None
-    licence = licence or recorded.get("data", {}).get("licence") or UNKNOWN_LICENCE
+    licence = " ".join((licence or recorded.get("data", {}).get("licence") or UNKNOWN_LICENCE).split())  # one METADATA line
     wheel = Path(output_dir) / wheel_name(f"tagger-model-{name}", version)
     if wheel.exists() and not force:
         raise TaggerError(f"{wheel} exists; pass --force to overwrite it")
