@@ -1,4 +1,4 @@
-"""`tagger` command line: train, eval and tag."""
+"""`tagger` command line: train, eval, tag, package and models."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import BinaryIO, ContextManager, NoReturn, TextIO
 
 from tagger.atomic_file import atomic_write
 from tagger.errors import DEBUG_ENV, TaggerError
+from tagger.packaging.commands import add_commands, models_command, package_command
 
 # Idle OpenMP threads sleep instead of spinning: beside another busy process on the same cores,
 # spinning threads made tagging 12x slower, sleeping ones under 2x (scripts/bench_peer.py's notes).
@@ -195,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     evaluate = commands.add_parser("eval", help="score a model on a gold file (CoNLL-U, UNER .iob2 or a column file)")
-    evaluate.add_argument("model", help="model file or shipped model name")
+    evaluate.add_argument("model", help="model file, or the name of an installed or shipped model")
     evaluate.add_argument("file", help="gold file")
     evaluate.add_argument("--format", choices=["conllu", "uner", "columns"],
                           help="format of the gold file (default: by its content: CoNLL-U, UNER (5 columns) or a column file)")
@@ -214,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     tag = commands.add_parser("tag", help="tag raw text, pre-tokenised text or CoNLL-U (streams stdin to stdout)")
     tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-",
                      help="text to tag, one or more files (tagged in order into one output), or - for stdin (default)")
-    tag.add_argument("--model", "-m", default="en_ewt", help="model file or shipped model name (default: en_ewt)")
+    tag.add_argument("--model", "-m", default="en_ewt",
+                     help="model file, or a name: an installed model package, a shipped model, or a language code "
+                          "with one model (default: en_ewt; `tagger models` lists them)")
     tag.add_argument("--input-format", "-i", choices=["raw", "lines", "tokenized", "conllu"],
                      help="raw text; raw text with one sentence a line (never split or joined); one pre-tokenised "
                           "sentence a line; or CoNLL-U (default: CoNLL-U if the input looks like it, else raw)")
@@ -234,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--tokenizer", choices=["auto", "learned", "rules"], default="auto",
                      help="raw text: the model's learned segmenter, or the rule tokenizer (default: learned if the model has one)")
     tag.add_argument("--language", help="ISO 639 code of the text: tokenizer rules for raw text, e.g. en (default: the model's language)")
+    add_commands(commands)
     return parser
 
 
@@ -243,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         argv.remove("--debug")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    command = argv[0] if argv and argv[0] in ("train", "eval", "tag") else None
+    command = argv[0] if argv and argv[0] in ("train", "eval", "tag", "package", "models") else None
     prefix = f"tagger {command}" if command else "tagger"  # every error: `tagger <command>: error: ...`
     try:
         if command == "train":
@@ -251,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         if "--version" in argv and command is None:
             return _version(verbose="-v" in argv or "--verbose" in argv)
         args = build_parser().parse_args(argv)
-        return {"eval": _eval, "tag": _tag}[args.command](args)
+        return {"eval": _eval, "tag": _tag, "package": package_command, "models": models_command}[args.command](args)
     except TaggerError as error:
         if debug:
             raise

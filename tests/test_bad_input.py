@@ -143,7 +143,7 @@ def _newer_version(model: Path, target: Path) -> None:
 
 
 BAD_MODELS = [
-    pytest.param(lambda model, path: None, "no such model file, nor a shipped model name", id="missing"),
+    pytest.param(lambda model, path: None, "no such model file, nor the name of an installed or shipped model", id="missing"),
     pytest.param(lambda model, path: path.write_bytes(b""), "not a tagger model file, or a truncated or corrupt one", id="empty"),
     pytest.param(lambda model, path: path.write_bytes(model.read_bytes()[: model.stat().st_size // 2]),
                  "not a tagger model file, or a truncated or corrupt one", id="truncated"),

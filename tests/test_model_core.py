@@ -34,6 +34,7 @@ LAYERS = {
     "evaluation": {"data", "model", "prediction"},
     "training": {"data", "model", "segmentation", "prediction", "evaluation"},
     "inference": {"data", "model", "segmentation", "prediction", "evaluation"},
+    "packaging": {"data", "model", "inference", "evaluation"},
 }
 LEAVES = {"errors", "atomic_file"}
 

@@ -1,10 +1,8 @@
-"""Models shipped inside the package, found by name."""
+"""Models shipped inside the package, and how a model argument becomes a file: a path, else a name."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from tagger.errors import ModelFileError
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
 
@@ -14,12 +12,11 @@ def shipped_models() -> list[str]:
 
 
 def resolve_model(path_or_name: str | Path) -> Path:
-    """A path to an existing file is used as is; otherwise the name of a shipped model."""
+    """A path to an existing file is used as is; otherwise a name: an installed model package, a shipped
+    model, or a language code with one model (`tagger.inference.packages`)."""
     path = Path(path_or_name)
     if path.is_file():
         return path
-    shipped = SHIPPED_DIR / f"{path_or_name}.safetensors"
-    if shipped.is_file():
-        return shipped
-    names = ", ".join(shipped_models()) or "none"
-    raise ModelFileError(f"{path_or_name}: no such model file, nor a shipped model name (shipped: {names})")
+    from tagger.inference.packages import find_model  # entry points are read only for a name
+
+    return find_model(str(path_or_name))

@@ -90,8 +90,9 @@ class Tagger:
 
     @classmethod
     def load(cls, path_or_name: str | Path, **options) -> Tagger:
-        """Load a model file, or a model shipped with the package by name (e.g. "en_ewt"); `options` are
-        the constructor's (`device="cuda"`, `precision=`, `tokenizer=`, ...)."""
+        """Load a model file, or by name an installed model package or a shipped model ("en_ewt"), or a
+        language code's one model ("fr"; `tagger.inference.packages` says how names are found);
+        `options` are the constructor's (`device="cuda"`, `precision=`, `tokenizer=`, ...)."""
         from tagger.inference.shipped import resolve_model
 
         return cls(load_model(resolve_model(path_or_name)), **options)

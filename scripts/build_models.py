@@ -1,0 +1,265 @@
+"""Build a model package for every corpus in the data folder: train, score, write the card, make the wheel.
+
+One command, from the repository root (it runs for hours on 2 cores; run it again to resume):
+
+    python scripts/build_models.py                               # all 14: ud/* and ner/* with a conf/data config
+    python scripts/build_models.py --only tr_atis --threads 1 --overrides trainer.max_epochs=1 segmenter.training.max_steps=50
+    python scripts/build_models.py --dry-run                     # what would be built, skipped or resumed
+
+Each corpus is trained with the default config (`tagger train data=NAME`; NER corpora with
+`experiment=ner`), its model stored as float16 and scored in that form (the one evaluate path:
+dev and test on gold tokens, and end to end from raw text where the model segments it), the
+card written into the model's metadata and beside it as Markdown, and the model packaged
+(`tagger package`) into OUTPUT/wheels, a folder pip reads with `--find-links` (OUTPUT/simple is
+the same wheels as a PEP 503 simple index, for `--index-url`). A model whose
+wheel exists and whose recipe (command, data files, tagger and package versions) is unchanged
+is skipped; a training that was stopped resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+log = logging.getLogger("build_models")
+# Published test figures to set beside ours: UDPipe 2 (UD 2.15, with multilingual BERT) Lemmas and raw-text
+# Words / Sentences F1; for NER, the UNER paper's in-language XLM-R-large span F1 (Mayhew et al., 2024).
+PUBLISHED = {"en_ewt": ("97.87", "99.01 / 87.55"), "et_ewt": ("95.28", "98.63 / 78.03"), "tr_atis": ("99.07", "99.90 / 79.28"),
+             "ko_gsd": ("94.01", "99.87 / 93.93"), "tr_imst": ("95.88", "97.31 / 97.38"), "fr_sequoia": ("99.09", "99.12 / 88.77"),
+             "uner_pt_bosque": "90.4", "uner_hr_set": "93.6"}
+
+
+@dataclass
+class Corpus:
+    name: str
+    directory: Path
+    ner: bool
+
+    def train_arguments(self, overrides: list[str]) -> list[str]:
+        return [f"data={self.name}", *(["experiment=ner"] * self.ner), *overrides]
+
+
+def corpora(data_dir: Path, only: list[str] | None) -> list[Corpus]:
+    """Every UD treebank and NER corpus of the data folder that has a data config, in name order."""
+    found = [Corpus(folder.name, folder, kind == "ner") for kind in ("ud", "ner")
+             for folder in sorted((data_dir / kind).glob("*"))
+             if folder.is_dir() and (REPO / "conf" / "data" / f"{folder.name}.yaml").is_file()]
+    if only:
+        unknown = sorted(set(only) - {corpus.name for corpus in found})
+        if unknown:
+            sys.exit(f"build_models: error: --only {', '.join(unknown)}: no such corpus in {data_dir} "
+                     f"(there: {', '.join(corpus.name for corpus in found)})")
+        found = [corpus for corpus in found if corpus.name in only]
+    return found
+
+
+def recipe(corpus: Corpus, args: argparse.Namespace) -> str:
+    """What makes a build current: the training arguments, the data files, the tagger and package versions."""
+    from tagger import __version__
+
+    digest = hashlib.sha256(json.dumps([corpus.train_arguments(args.overrides), __version__, args.version]).encode())
+    for path in sorted(corpus.directory.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:12]
+
+
+def relative(path: Path | str) -> str:
+    return os.path.relpath(path, REPO)
+
+
+def relative_paths(value):
+    """Absolute paths in a recorded config, relative to the repository root: no machine's directories in a card."""
+    if isinstance(value, dict):
+        return {key: relative_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [relative_paths(item) for item in value]
+    return relative(value) if isinstance(value, str) and value.startswith("/") else value
+
+
+def train(corpus: Corpus, run_dir: Path, args: argparse.Namespace, state: dict, state_file: Path) -> list[str]:
+    """Train into run_dir (resuming a stopped run); the commands, with relative paths, that made the model.
+
+    Each command is recorded in the state before it runs, so a killed build still knows how its run began."""
+    threads = [f"threads={args.threads}"] if args.threads else []
+    fresh = ["tagger", "train", *corpus.train_arguments(args.overrides), f"hydra.run.dir={relative(run_dir)}", *threads]
+    if args.data_dir != REPO.parent / "shared" / "data":
+        fresh.append(f"data_dir={args.data_dir}")
+    commands = state.setdefault("commands", [])
+    if (run_dir / "scores.json").is_file():  # trained already (by an earlier invocation, whose state may be lost)
+        commands[:] = commands or [shlex.join(fresh)]
+        return commands
+    if (run_dir / "checkpoints" / "last.ckpt").is_file():
+        command = ["tagger", "train", f"resume={relative(run_dir)}", *threads]
+    else:
+        command = fresh
+        commands.clear()
+    commands.append(shlex.join(command))
+    _save(state_file, state)
+    log.info("$ %s", commands[-1])
+    started = time.monotonic()
+    try:
+        subprocess.run([sys.executable, "-m", "tagger.cli", *command[1:]], cwd=REPO, check=True)
+    finally:  # a stopped (Ctrl-C) or failed run's minutes count too: the resumed run continues its work
+        state["train_minutes"] = state.get("train_minutes", 0.0) + (time.monotonic() - started) / 60
+        _save(state_file, state)
+    return commands
+
+
+def scores(model: Path, provenance: dict) -> dict[str, dict[str, dict[str, float]]]:
+    """Dev and test scores of the model file, gold tokens and (CoNLL-U with a segmenter) raw text."""
+    from tagger.evaluation.evaluate import evaluate_file, evaluate_raw
+    from tagger.inference.tagger import Tagger
+
+    tagger = Tagger.load(model, precision="float32", threads=None)
+    data = provenance["config"]["data"]
+    found: dict[str, dict[str, dict[str, float]]] = {}
+    for split in ("dev", "test"):
+        path = REPO / data[split]
+        found[split] = {"gold": evaluate_file(tagger.predictor, path, data["format"], data["fields"], data["scheme"]).scores}
+        if data["format"] == "conllu" and tagger.bundle.segmenter is not None:
+            tag_text = lambda text: [s.sentence for s in tagger.tag(text, input_format="raw")]  # noqa: E731
+            found[split]["raw"] = evaluate_raw(path, tag_text, tagger.columns).scores
+        log.info("%s %s: %s", model.name, split, json.dumps(found[split]))
+    return found
+
+
+def write_card(corpus: Corpus, run_dir: Path, models: Path, state: dict) -> Path:
+    """The float16 model file with its card in the metadata, and the card as Markdown beside it."""
+    import torch
+
+    from tagger.model.model_file import load_model, save_model
+    from tagger.packaging.card import data_provenance, package_versions, render_card, store_card
+
+    bundle = load_model(run_dir / "model.safetensors")
+    provenance = relative_paths(bundle.provenance)
+    model = models / f"{corpus.name}.safetensors"
+    save_model(model, bundle.network, bundle.vocabs, provenance, weights_dtype=torch.float16, segmenter=bundle.segmenter)
+    card = {"name": corpus.name, "language": provenance.get("language"), "columns": bundle.columns,
+            "segmenter": bundle.segmenter is not None, "scores": scores(model, provenance),
+            "command": "\n".join(state["commands"]), "training_minutes": round(state.get("train_minutes", 0.0), 1),
+            "best_epoch": provenance.get("best_checkpoint_epoch"),
+            "data": {**data_provenance(corpus.directory), "directory": relative(corpus.directory)},
+            "versions": package_versions(), "built": time.strftime("%Y-%m-%d")}
+    store_card(model, card)
+    model.with_suffix(".md").write_text(render_card(card), encoding="utf-8")
+    return model
+
+
+def build(corpus: Corpus, args: argparse.Namespace) -> str:
+    """Build one corpus's wheel unless it is built and current; what was done, in a word."""
+    from tagger.packaging.package import package_model
+
+    state_file = args.output_dir / "state" / f"{corpus.name}.json"
+    key = recipe(corpus, args)
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    if state.get("recipe") != key:
+        state = {"recipe": key}
+    if state.get("wheel") and (args.output_dir / "wheels" / state["wheel"]).is_file():
+        return "current"
+    run_dir = args.output_dir / "runs" / f"{corpus.name}-{key}"
+    resumable = (run_dir / "checkpoints" / "last.ckpt").is_file() and not (run_dir / "scores.json").is_file()
+    if args.dry_run:
+        return "resume" if resumable else "package" if (run_dir / "scores.json").is_file() else "train"
+    train(corpus, run_dir, args, state, state_file)
+    model = write_card(corpus, run_dir, args.output_dir / "models", state)
+    built = package_model(model, args.output_dir / "wheels", corpus.name, args.version,
+                          licence_file=corpus.directory / "LICENSE.txt", force=True)
+    if built.non_commercial:
+        log.warning("%s: training data licensed %s (non-commercial); the wheel's metadata says so", corpus.name, built.licence)
+    state["wheel"] = built.wheel.name
+    _save(state_file, state)
+    return "built"
+
+
+def write_simple_index(wheels: Path, index: Path) -> None:
+    """A PEP 503 simple index of the wheels (static HTML, any web server): pip install --index-url URL/simple ..."""
+    import html
+    import re
+
+    projects: dict[str, list[Path]] = {}
+    for wheel in sorted(wheels.glob("*.whl")):
+        projects.setdefault(re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower(), []).append(wheel)
+    for project, files in projects.items():
+        links = "".join(f'<a href="../../wheels/{html.escape(f.name)}#sha256={hashlib.sha256(f.read_bytes()).hexdigest()}">'
+                        f"{html.escape(f.name)}</a><br>\n" for f in files)
+        (index / project).mkdir(parents=True, exist_ok=True)
+        (index / project / "index.html").write_text(f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n")
+    links = "".join(f'<a href="{project}/">{project}</a><br>\n' for project in projects)
+    (index / "index.html").write_text(f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n")
+
+
+def models_table(models: Path) -> str:
+    """The README's models table, one row a model, from the cards in the model files' metadata."""
+    from tagger.inference.packages import header_metadata
+
+    ud = ["| model | language | licence of the data | UPOS | AllTags | Lemmas | raw Words / Sentences "
+          "| UDPipe 2 Lemmas | UDPipe 2 Words / Sentences |", "|---|---|---|--:|--:|--:|--:|--:|--:|"]
+    ner = ["| model | language | licence of the data | test span F1 | XLM-R-large (UNER paper) |", "|---|---|---|--:|--:|"]
+    for path in sorted(models.glob("*.safetensors")):
+        card = json.loads(header_metadata(path).get("provenance", "{}")).get("card")
+        if not card:
+            continue
+        test, licence = card["scores"]["test"], card["data"]["licence"]
+        gold, raw = test["gold"], test.get("raw", {})
+        start = f"| {card['name']} | {card['language']} | {licence} |"
+        if "NER-F1" in gold:
+            ner.append(f"{start} {gold['NER-F1']:.1f} | {PUBLISHED.get(card['name'], '—')} |")
+        else:
+            cells = [f"{gold[key]:.2f}" if key in gold else "—" for key in ("UPOS", "AllTags", "Lemmas")]
+            words = f"{raw['Words']:.2f} / {raw['Sentences']:.2f}" if raw else "—"
+            udpipe = PUBLISHED.get(card["name"], ("—", "—"))
+            ud.append(f"{start} {' | '.join(cells)} | {words} | {udpipe[0]} | {udpipe[1]} |")
+    return "\n".join(ud) + "\n\n" + "\n".join(ner)
+
+
+def _save(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output-dir", type=Path, default=REPO / "build" / "models",
+                        help="runs/, models/ (files and cards), wheels/ (the --find-links folder), state/")
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data", help="holds ud/ and ner/")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="build only these corpora (e.g. tr_atis uner_da_ddt)")
+    parser.add_argument("--overrides", nargs="+", default=[], metavar="KEY=VALUE", help="extra `tagger train` overrides")
+    parser.add_argument("--threads", type=int, help="torch threads per training (threads=N)")
+    parser.add_argument("--version", default="0.1.0", help="version of every model package")
+    parser.add_argument("--dry-run", action="store_true", help="say what would be trained, resumed, packaged or skipped")
+    parser.add_argument("--table", action="store_true", help="print the README's models table from the built cards, build nothing")
+    args = parser.parse_args()
+    args.output_dir, args.data_dir = args.output_dir.resolve(), args.data_dir.resolve()
+    if args.table:
+        print(models_table(args.output_dir / "models"))
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    done = {}
+    for corpus in corpora(args.data_dir, args.only):
+        started = time.monotonic()
+        try:
+            done[corpus.name] = build(corpus, args)
+        except KeyboardInterrupt:
+            sys.exit(f"build_models: stopped during {corpus.name}; the same command resumes it")
+        except subprocess.CalledProcessError as error:
+            sys.exit(f"build_models: error: {corpus.name}: `tagger train` failed (exit {error.returncode}); "
+                     f"the same command retries it")
+        log.info("%s: %s (%.1f minutes)", corpus.name, done[corpus.name], (time.monotonic() - started) / 60)
+    if not args.dry_run and (args.output_dir / "wheels").is_dir():
+        write_simple_index(args.output_dir / "wheels", args.output_dir / "simple")
+    print(json.dumps(done, indent=2))
+
+
+if __name__ == "__main__":
+    main()
