@@ -25,7 +25,7 @@ def _imports(package: str) -> set[str]:
     return found - {package}
 
 
-# Each package and the packages it may import (shared leaves: errors, atomic_file).
+# Each package and the packages it may import (shared leaves: errors, atomic_file, device).
 LAYERS = {
     "data": set(),
     "model": {"data"},
@@ -36,7 +36,7 @@ LAYERS = {
     "inference": {"data", "model", "segmentation", "prediction", "evaluation"},
     "packaging": {"data", "model", "inference", "evaluation"},
 }
-LEAVES = {"errors", "atomic_file"}
+LEAVES = {"errors", "atomic_file", "device"}
 
 
 def _reachable(package: str) -> set[str]:
