@@ -15,7 +15,7 @@ from conftest import SAMPLE_DEV
 from tagger import Tagger
 from tagger.errors import ModelFileError, TaggerError
 from tagger.inference import shipped
-from tagger.inference.documents import read_raw
+from tagger.inference.readers import read_raw
 from tagger.inference.tagger import model_language
 from tagger.model.model_file import load_model, save_model
 
@@ -190,10 +190,10 @@ def test_json_holds_text_tokens_offsets_tags_and_multiword_tokens(tagger):
     assert tagger.tag("It's fine.")[0].entities == []
 
 
-def test_tsv_has_the_form_then_each_predicted_column(tagger):
+def test_tsv_has_the_id_and_form_then_each_predicted_column(tagger):
     tsv = tagger.tag([["Hi", "."]])[0].to_tsv()
     rows = [line.split("\t") for line in tsv.splitlines() if line]
-    assert [r[0] for r in rows] == ["Hi", "."] and all(len(r) == 5 for r in rows) and tsv.endswith("\n\n")
+    assert [r[:2] for r in rows] == [["1", "Hi"], ["2", "."]] and all(len(r) == 6 for r in rows) and tsv.endswith("\n\n")
 
 
 # -- speed machinery gives the same answers ------------------------------------------------------------

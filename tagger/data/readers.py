@@ -154,6 +154,12 @@ def normalise_entity_column(sentences: Sequence[Sentence], column: str, scheme: 
     return repairs
 
 
+def is_annotated(column: str, sentences: Sequence[Sentence]) -> bool:
+    """Whether a file has values for `column`: a format without it (UPOS in a UNER file) or a column left `_`
+    throughout (XPOS in tr_atis) has none to score against."""
+    return any(value != "_" for sentence in sentences for value in sentence.column(column))
+
+
 def is_entity_column(column: str, sentences: Sequence[Sentence]) -> bool:
     """`misc:NER` always is; another column is when all its values look like entity tags."""
     if column.lower() == NER_COLUMN.lower():
@@ -199,7 +205,7 @@ def read_data(
             sentences = list(parse_conllu(stream, source))
     if not sentences:
         raise DataFormatError(source, None, "no sentences found (the file is empty or holds only blank lines)")
-    for column in columns:
+    for column in (column for column in columns if is_annotated(column, sentences)):
         try:
             entity = is_entity_column(column, sentences)
         except ValueError as error:

@@ -20,7 +20,8 @@ from tagger.data.conllu_io import Sentence
 from tagger.data.tokens import RawTextTokenizer
 from tagger.data.vocab import Vocabularies
 from tagger.errors import TaggerError
-from tagger.inference.documents import INPUT_FORMATS, TaggedDocument, TaggedSentence, read_input, read_tokenized
+from tagger.inference.documents import TaggedDocument, TaggedSentence
+from tagger.inference.readers import INPUT_FORMATS, read_input, read_tokenized
 from tagger.inference.languages import check_language
 from tagger.inference.tokenizer import Tokenizer
 from tagger.model.model_file import ModelBundle, load_model
