@@ -5,6 +5,7 @@ the others tag with the shipped English model."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -199,3 +200,26 @@ def test_a_terminal_on_stdin_gets_a_hint_of_what_tagger_tag_waits_for():
         os.close(primary)
     assert err.splitlines()[0] == ("tagger tag: reading text from the terminal; end it with Ctrl-D "
                                    "(files or text as arguments: tagger tag --help)")
+
+
+# -- 2. eval: columns the gold file does not annotate ------------------------------------------------
+
+GOLD_WITHOUT_XPOS = ("# text = Dogs bark.\n1\tDogs\tdog\tNOUN\t_\tNumber=Plur\t_\t_\t_\t_\n"
+                     "2\tbark\tbark\tVERB\t_\tMood=Ind|Number=Plur|Person=3|Tense=Pres|VerbForm=Fin\t_\t_\t_\tSpaceAfter=No\n"
+                     "3\t.\t.\tPUNCT\t_\t_\t_\t_\t_\t_\n\n")
+
+
+def test_eval_reports_a_column_left_blank_as_not_annotated_instead_of_100(tmp_path):
+    (tmp_path / "gold.conllu").write_text(GOLD_WITHOUT_XPOS)
+    text = tagger_cli("eval", "en_ewt", "gold.conllu", cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert "XPOS         not annotated" in text.stdout.splitlines() and "UPOS" in text.stdout
+    scores = json.loads(tagger_cli("eval", "en_ewt", "gold.conllu", "--json", cwd=tmp_path).stdout)
+    assert scores["XPOS"] is None and {"UPOS", "UFeats", "Lemmas", "AllTags"} <= set(scores)
+
+
+def test_eval_of_a_file_that_shares_no_column_with_the_model_is_a_one_line_error(tmp_path):
+    (tmp_path / "test.iob2").write_text("1\tO\tO\t-\t-\n2\tLula\tB-PER\t-\t-\n\n")
+    assert_one_line_error(tagger_cli("eval", "en_ewt", "test.iob2", cwd=tmp_path),
+                          "tagger eval: error: test.iob2: the file annotates none of the model's columns "
+                          "(UPOS, XPOS, UFeats, Lemmas)")

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from tagger.data.languages import EXAMPLES, is_language_code
 from tagger.errors import TaggerError
 
 # `${tagger_samples:}` in conf/data/sample.yaml: the samples shipped inside the package, so
@@ -183,9 +184,13 @@ def validate_config(cfg: DictConfig) -> TrainConfig:
         raise TaggerError(f"{error.full_key} is not set: give it on the command line ({error.full_key}=...){hint}") from None
     values.pop("hydra", None)
     try:
-        return TrainConfig.model_validate(values)
+        config = TrainConfig.model_validate(values)
     except ValidationError as error:
         raise TaggerError(_message(error, values)) from None
+    language = config.data.language
+    if language is not None and not is_language_code(language):  # as `tagger tag --language` checks it
+        raise TaggerError(f"data.language={language!r}: expected an ISO 639 language code ({EXAMPLES}) or null")
+    return config
 
 
 def _message(error: ValidationError, values: dict) -> str:
