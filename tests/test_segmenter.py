@@ -101,3 +101,12 @@ def test_a_segmenter_of_another_format_is_refused():
     with pytest.raises(ModelFileError, match="segmenter format"):
         Segmenter.from_metadata({"format": "segmenter/99"}, {})
 
+
+
+def test_a_progress_bar_shows_the_steps_of_max_steps_and_the_dev_scores(capsys):
+    training = replace(TRAINING, max_steps=4, eval_every=2, batch_size=2, window=32)
+    train_segmenter(parse_conllu_text(FRENCH * 2), parse_conllu_text(FRENCH), SMALL, training, progress=True)
+    err = capsys.readouterr().err
+    assert "segmenter" in err and "4/4" in err and "Tokens=" in err and "Words=" in err
+    train_segmenter(parse_conllu_text(FRENCH * 2), parse_conllu_text(FRENCH), SMALL, training)
+    assert capsys.readouterr().err == ""  # off the terminal (and in tests): no bar

@@ -15,12 +15,14 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from tagger.data.conllu_io import Sentence
 from tagger.data.raw_text import NO_BOUNDARY, PARAGRAPH_SEPARATOR, Paragraph, has_raw_text, paragraphs, raw_text
@@ -74,11 +76,12 @@ def train_segmenter(
     config: SegmenterConfig,
     training: SegmenterTrainingConfig,
     source: str = "<train>",
+    progress: bool = False,
 ) -> tuple[Segmenter, dict]:
     """A segmenter learned from `train`, chosen on `dev`, and a report (best and every dev score, minutes).
 
-    Raises TaggerError where `train` has no raw text to learn from.
-    """
+    `progress`: a bar on stderr (steps of `max_steps`, last dev scores), as Lightning's for the tagger phase.
+    Raises TaggerError where `train` has no raw text to learn from."""
     if not has_raw_text(train):
         raise TaggerError(
             f"{source} has no raw text (no # text, no SpaceAfter): cannot learn a segmenter; "
@@ -100,7 +103,9 @@ def train_segmenter(
     optimiser = torch.optim.Adam(segmenter.parameters(), lr=training.learning_rate)
     loss = _Loss(training.sentence_end_weight)
     best_score, best_state, history = -1.0, None, []
+    bar = tqdm(total=training.max_steps, desc="segmenter", unit="step", file=sys.stderr, disable=not progress, leave=False)
     for step, batch in enumerate(_batches(stream, training, generator), start=1):
+        bar.update()
         segmenter.train()
         ids, boundaries, rules = batch
         ids = torch.where(torch.rand(ids.shape) < training.char_dropout, placeholders[ids], ids)
@@ -113,12 +118,14 @@ def train_segmenter(
         segmenter.eval()
         scores = dev_scores(segmenter, dev, dev_text)
         history.append({"step": step, **scores})
-        log.info("segmenter step %d: dev %s", step, scores)
+        log.info("segmenter step %d of at most %d: dev %s", step, training.max_steps, scores)
+        bar.set_postfix({name: f"{value:.2f}" for name, value in scores.items()}, refresh=True)
         score = sum(scores[name] for name in SELECTION_METRICS)
         if score > best_score:
             best_score, best_state = score, copy.deepcopy(segmenter.state_dict())
         if step >= training.max_steps or len(history) - _best_index(history) > training.patience:
             break
+    bar.close()
     segmenter.load_state_dict(best_state)
     segmenter.eval()
     report = {"dev": history[_best_index(history)], "history": history}

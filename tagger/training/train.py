@@ -7,7 +7,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from tagger.training.config_errors import built_from_config
 from tagger.training.config_schema import TrainConfig, validate_config
 from tagger.training.datamodule import TaggingDataModule
 from tagger.training.module import TaggerModule
-from tagger.training.run_dir import prepare_run
+from tagger.training.run_dir import LAST_CHECKPOINT, prepare_run
 from tagger.training.segmenter_training import SegmenterTrainingConfig, train_segmenter
 
 log = logging.getLogger("tagger.training.train")  # not __main__, which it is under `tagger train`
@@ -130,10 +132,41 @@ def learn_segmenter(config: TrainConfig, datamodule: TaggingDataModule) -> Segme
     segmenter, report = train_segmenter(
         datamodule.read("train"), datamodule.read("dev"), SegmenterConfig(**config.segmenter.network.model_dump()),
         SegmenterTrainingConfig(**config.segmenter.training.model_dump()), source=config.data.train,
+        progress=config.trainer.enable_progress_bar and sys.stderr.isatty(),  # where Lightning shows its bar
     )
     log.info("segmenter: dev %s after %.1f minutes",
              "  ".join(f"{name} {value:.2f}" for name, value in report["dev"].items() if name != "step"), report["minutes"])
     return segmenter
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C during a training phase. Not a KeyboardInterrupt: Lightning turns that into its own message
+    and exit 1, while other exceptions it passes on after its teardown."""
+
+
+@contextlib.contextmanager
+def interrupts_say_how_to_resume(run_dir: Path) -> Iterator[None]:
+    """Ctrl-C in the tagger or the segmenter phase ends in a KeyboardInterrupt whose message names the run
+    directory and the `resume=` command that continues it (`tagger train` prints it and exits 130)."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the teardown short
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    except _Interrupted:
+        if (run_dir / LAST_CHECKPOINT).is_file():
+            raise KeyboardInterrupt(f"interrupted; the run is kept in {run_dir}: "
+                                    f"`tagger train resume={run_dir}` continues it from its last checkpoint") from None
+        raise KeyboardInterrupt(f"interrupted before the first checkpoint of {run_dir}: nothing to resume, "
+                                "start the run again") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def train(cfg: DictConfig) -> dict:
@@ -155,7 +188,8 @@ def train(cfg: DictConfig) -> dict:
     segment = wants_segmenter(config, datamodule.read("train"))  # before training: a refusal costs nothing
 
     started = time.monotonic()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+    with interrupts_say_how_to_resume(Path(config.run_dir)):
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
     train_seconds = time.monotonic() - started  # of this invocation: a resumed run counts only its own part
     if not trainer.is_global_zero:
         return {}
@@ -172,7 +206,8 @@ def train(cfg: DictConfig) -> dict:
         "best_dev": {config.monitor: _as_float(trainer.checkpoint_callback.best_model_score)},
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
-    segmenter = learn_segmenter(config, datamodule) if segment else None
+    with interrupts_say_how_to_resume(Path(config.run_dir)):
+        segmenter = learn_segmenter(config, datamodule) if segment else None
     output_model = Path(config.output_model)
     save_model(output_model, module.network, datamodule.vocabs, provenance, segmenter=segmenter)
     log.info("model written to %s", output_model)
@@ -218,6 +253,10 @@ def main(cfg: DictConfig) -> None:
             _remove_if_unused(output_dir)
         print(f"tagger train: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: how to go on, and the shell's code for it
+        if str(interrupt):
+            print(f"tagger train: {interrupt}", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # how `tagger train` runs it, and how Lightning restarts it in each DDP process
