@@ -110,3 +110,19 @@ def test_a_progress_bar_shows_the_steps_of_max_steps_and_the_dev_scores(capsys):
     assert "segmenter" in err and "4/4" in err and "Tokens=" in err and "Words=" in err
     train_segmenter(parse_conllu_text(FRENCH * 2), parse_conllu_text(FRENCH), SMALL, training)
     assert capsys.readouterr().err == ""  # off the terminal (and in tests): no bar
+
+
+def test_control_characters_are_tokens_of_their_own_whatever_the_network_says():
+    text = "a\x00b \x07\x07 esc\x1b[0m"
+    tokens = [token for sentence in untrained(text).tokenize(text) for token in sentence.tokens]
+    assert all(token.text == text[token.start : token.end] for token in tokens)
+    assert [token.text for token in tokens if any(char in token.text for char in "\x00\x07\x1b")] == ["\x00", "\x07", "\x07", "\x1b"]
+
+
+def test_the_shipped_learned_segmenter_splits_off_nul_and_escape_as_the_rules_do():
+    from tagger import Tagger
+
+    tagger = Tagger.load("en_ewt", threads=1)
+    assert tagger.tokenizer_kind == "learned"
+    forms = [token.form for sentence in tagger.tag("a\x00b \x00 c\x00 red\x1b[0m", input_format="raw") for token in sentence]
+    assert forms[:6] == ["a", "\x00", "b", "\x00", "c", "\x00"] and forms[6:8] == ["red", "\x1b"]

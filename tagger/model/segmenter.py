@@ -39,6 +39,7 @@ FEATURES = ("space", "newline", "upper", "lower", "letter", "digit", "punct", "s
 _BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")
 _TOKEN_BREAKING_SPACE = re.compile(r"\S(?=[^\S ])")  # before a line break or tab a token always ends
 _NON_SPACE = re.compile(r"\S")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # control characters that are not spaces
 
 
 def char_class(char: str) -> str:
@@ -80,9 +81,15 @@ class SegmenterConfig:
 
 
 def _force_boundaries(text: str, labels: Tensor) -> None:
-    """Tokens end before line breaks and tabs; sentences end before blank lines and at the end of the text."""
+    """Tokens end before line breaks and tabs; sentences end before blank lines and at the end of the text.
+    A control character (NUL, ESC, ...) is a token of its own, as the rule tokenizer makes it: treebanks
+    hold none, so the network glued them to the word beside them."""
     for match in _TOKEN_BREAKING_SPACE.finditer(text):
         labels[match.start()] = max(int(labels[match.start()]), TOKEN_END)
+    for match in _CONTROL.finditer(text):
+        for at in (match.start() - 1, match.start()):
+            if at >= 0 and not text[at].isspace():
+                labels[at] = max(int(labels[at]), TOKEN_END)
     for blank in [*_BLANK_LINES.finditer(text), None]:
         last = (blank.start() if blank else len(text)) - 1
         while last >= 0 and text[last].isspace():
