@@ -52,3 +52,8 @@ def test_custom_data_inherits_nothing_from_a_corpus(tmp_path):
     assert (config.data.name, config.data.language, config.data.test) == ("custom", None, None)
     with pytest.raises(TaggerError, match="data.train is not set"):
         validate_config(_compose([f"run_dir={tmp_path}"]))
+
+
+def test_the_sample_has_no_test_split_rather_than_its_dev_file_posing_as_one(tmp_path):
+    config = validate_config(_compose(["data=sample", f"run_dir={tmp_path}"]))
+    assert config.data.test is None and config.data.dev.endswith("en_sample_dev.conllu")

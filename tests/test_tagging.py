@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -246,3 +247,15 @@ def test_the_shipped_english_model_tags_out_of_the_box():
     assert [(t.form, t.upos) for t in tokens] == [
         ("The", "DET"), ("cats", "NOUN"), ("did", "AUX"), ("n't", "PART"), ("sleep", "VERB"), (".", "PUNCT"),
     ]
+
+
+def test_the_demo_banner_reads_the_shipped_models_test_upos_from_its_card():
+    import subprocess
+
+    from tagger.inference.shipped import card_scores
+
+    assert card_scores("en_ewt")["test"] == {"UPOS": 95.78, "XPOS": 95.25, "UFeats": 96.44, "Lemmas": 97.08, "AllTags": 93.55}
+    demo = (Path(__file__).resolve().parent.parent / "scripts" / "demo.sh").read_text()
+    (assignment,) = [line for line in demo.splitlines() if line.startswith("upos=")]
+    banner = subprocess.run(["bash", "-c", f"{assignment}; echo $upos"], capture_output=True, text=True, check=True)
+    assert banner.stdout == "95.78\n" and "$upos" in demo and "95.8" not in demo
