@@ -19,10 +19,14 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ContextManager, TextIO
+from typing import TYPE_CHECKING, BinaryIO, ContextManager, TextIO
 
 from tagger.atomic_file import atomic_write
 from tagger.errors import TaggerError
+
+if TYPE_CHECKING:  # imported where used: errors before any work come without torch's start-up
+    from tagger.inference.documents import TaggedSentence
+    from tagger.inference.tagger import Tagger
 
 # one letter then up to five letters or digits after a dot, not at the start: notes.txt, input.TXT, a.conllu
 _EXTENSION = re.compile(r"[^./\\]\.[A-Za-z][A-Za-z0-9]{0,5}$")
@@ -141,7 +145,7 @@ def _check_options(args: argparse.Namespace) -> None:
         raise TaggerError("--output and --output-dir: give one (a file for everything, or a directory for one file per input)")
 
 
-def _tagging_function(args: argparse.Namespace):
+def _tagging_function(args: argparse.Namespace) -> tuple[Tagger, Callable[[Iterable[TaggedSentence]], Iterator[str]]]:
     """The loaded tagger (it reads and segments) and what tags sentences into formatted text: it, or workers."""
     from tagger.inference.documents import OUTPUT_FORMATS, TaggedSentence
     from tagger.inference.tagger import Tagger
@@ -165,7 +169,7 @@ def _tagging_function(args: argparse.Namespace):
     return tagger, tag_elsewhere
 
 
-def _read(sources: list[Input], input_format: str | None, tokenizer: Callable) -> Iterator:
+def _read(sources: list[Input], input_format: str | None, tokenizer: Callable) -> Iterator[TaggedSentence]:
     """The sentences of `sources`, one after another; raw and tokenized input numbered across them all,
     each file's first sentence opening a `# newdoc` (CoNLL-U input keeps its own ids and comments)."""
     from tagger.inference.readers import detect_input_format, number_sentences, read_input

@@ -205,9 +205,9 @@ def read_data(
             sentences = list(parse_conllu(stream, source))
     if not sentences:
         raise DataFormatError(source, None, "no sentences found (the file is empty or holds only blank lines)")
-    for column in (column for column in columns if is_annotated(column, sentences)):
-        try:
-            entity = is_entity_column(column, sentences)
+    for column in columns:
+        try:  # a column left `_` throughout has no tags to convert (evaluation calls it not annotated)
+            entity = is_annotated(column, sentences) and is_entity_column(column, sentences)
         except ValueError as error:
             raise TaggerError(f"data.columns: {error}") from None
         if entity:
