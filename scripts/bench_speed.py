@@ -36,7 +36,7 @@ from tagger import Tagger
 from tagger.data.conllu_io import read_conllu
 from tagger.data.raw_text import raw_text
 from tagger.evaluation.evaluate import evaluate_file
-from tagger.inference.documents import read_raw
+from tagger.inference.readers import read_raw
 from tagger.model.encoding import collate, encode_sentences
 from tagger.model.model_file import ModelBundle
 from tagger.prediction.form_cache import FormEmbeddingCache

@@ -17,7 +17,7 @@ from pathlib import Path
 from tagger.data.conllu_io import Sentence, read_conllu
 from tagger.data.raw_text import raw_text
 from tagger.evaluation.conll18 import evaluate_conll18
-from tagger.inference.documents import read_raw
+from tagger.inference.readers import read_raw
 from tagger.segmentation.rules import Tokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ud"  # ../shared/data/ud from the repo root

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, ContextManager, NoReturn, TextIO
+from typing import NoReturn
 
 from tagger.atomic_file import atomic_write
 from tagger.errors import DEBUG_ENV, TaggerError
@@ -39,14 +37,14 @@ def _train(argv: list[str], debug: bool) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from tagger.data.conllu_io import write_conllu
+    from tagger.cli_tag import check_output_file
     from tagger.data.readers import guess_format
     from tagger.device import resolve_device
     from tagger.evaluation.evaluate import evaluate_file, evaluate_raw
     from tagger.inference.tagger import Tagger
 
+    check_output_file(args.output, args.force)  # before the model is loaded or anything tagged
     output = Path(args.output) if args.output else None
-    if output and output.exists() and not args.force:
-        raise TaggerError(f"--output {output} exists; pass --force to overwrite it")
     device = resolve_device(args.device, option="--device ")
     # the model's scores, whatever the device: float32 (on a GPU without TF32), as on every CPU
     tagger = Tagger.load(args.model, precision="float32", tokenizer=args.tokenizer, device=device)
@@ -61,102 +59,20 @@ def _eval(args: argparse.Namespace) -> int:
     if output:
         with atomic_write(output) as temporary, temporary.open("w", encoding="utf-8") as stream:
             write_conllu(evaluation.predicted, stream)
-    if args.json:
-        print(json.dumps(evaluation.scores))
+    if args.json:  # a column the gold file does not annotate is null: no score, neither 0 nor 100
+        print(json.dumps({**evaluation.scores, **dict.fromkeys(evaluation.not_annotated)}))
     else:
         for name, value in evaluation.scores.items():
             print(f"{name:12s} {value:6.2f}")
+        for name in evaluation.not_annotated:
+            print(f"{name:12s} not annotated")
     return 0
 
 
 def _tag(args: argparse.Namespace) -> int:
-    from tagger.device import resolve_device
-    from tagger.inference.documents import OUTPUT_FORMATS, TaggedSentence, read_input
-    from tagger.inference.tagger import Tagger
+    from tagger.cli_tag import run_tag
 
-    if (args.probabilities or args.top_k) and args.output_format == "conllu":
-        raise TaggerError(f"{'--probabilities' if args.probabilities else '--top-k'} needs --output-format json or tsv")
-    if args.workers < 1:
-        raise TaggerError(f"--workers {args.workers}: give 1 or more processes")
-    inputs = _tag_inputs(args.input)
-    device = resolve_device(args.device, option="--device ")
-    load_options = {"path_or_name": args.model, "language": args.language, "tokenizer": args.tokenizer,
-                    "precision": args.precision, "device": device}
-    write = OUTPUT_FORMATS[args.output_format]
-    if args.workers == 1:
-        tagger = Tagger.load(**load_options, threads=args.threads)
-
-        def tag(sentences: Iterable[TaggedSentence]) -> Iterator[str]:
-            return map(write, tagger.tag_stream(sentences, args.probabilities, top_k=args.top_k))
-    else:  # this process reads and segments; the workers tag and format
-        from tagger.inference.workers import default_threads, tag_in_workers, worker_devices
-
-        devices = worker_devices(args.device, device, args.workers)
-        tagger = Tagger.load(**load_options, threads=1)
-        load_options["threads"] = args.threads or default_threads(args.workers)
-
-        def tag(sentences: Iterable[TaggedSentence]) -> Iterator[str]:
-            return tag_in_workers(sentences, load_options, args.workers, args.output_format, args.probabilities, args.top_k,
-                                  devices=devices)
-    try:
-        with _tag_output(args.output, args.force) as output:
-            for opened, source, size in inputs:  # several files: one after another, into the one output
-                with opened as stream, _progress(source, size) as progress:
-                    lines = (progress(line) for line in stream)
-                    for text in tag(read_input(lines, source, args.input_format, lambda: tagger.tokenizer)):
-                        output.write(text)
-    except BrokenPipeError:  # `tagger tag ... | head`: the reader has gone, not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
-
-
-def _tag_inputs(words: list[str]) -> list[tuple[ContextManager[BinaryIO], str, int | None]]:
-    """(binary stream, name, size in bytes) of each input: stdin for none or "-", the files named, or
-    the arguments as one text. Arguments are files or text, never a mix."""
-    import io
-
-    if not words or words == ["-"]:
-        return [(contextlib.nullcontext(sys.stdin.buffer), "<stdin>", None)]
-    files = [Path(word) for word in words]
-    if all(path.is_file() for path in files):
-        return [(path.open("rb"), str(path), path.stat().st_size) for path in files]
-    if any(path.is_file() for path in files):
-        missing = next(str(path) for path in files if not path.is_file())
-        raise TaggerError(f"{missing}: no such file (the other arguments are files; text to tag goes alone, or on stdin)")
-    if len(words) == 1 and files[0].suffix in (".txt", ".conllu", ".tsv"):
-        raise TaggerError(f"{words[0]}: no such file (to tag this as text, pipe it on stdin)")
-    text = " ".join(words).encode("utf-8")
-    return [(io.BytesIO(text), "<text>", len(text))]
-
-
-@contextlib.contextmanager
-def _progress(source: str, size: int | None) -> Iterator[Callable[[bytes], bytes]]:
-    """A progress bar on stderr by bytes read, when stderr is a terminal; nothing otherwise (logs, pipes)."""
-    if not sys.stderr.isatty():
-        yield lambda line: line
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=size, desc=Path(source).name, unit="B", unit_scale=True, file=sys.stderr, leave=False) as bar:
-        def advance(line: bytes) -> bytes:
-            bar.update(len(line))
-            return line
-
-        yield advance
-
-
-@contextlib.contextmanager
-def _tag_output(path: str | None, force: bool) -> Iterator[TextIO]:
-    """stdout, or a file that appears whole once tagging is complete."""
-    if path is None:
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    output = Path(path)
-    if output.exists() and not force:
-        raise TaggerError(f"--output {output} exists; pass --force to overwrite it")
-    with atomic_write(output) as temporary, temporary.open("w", encoding="utf-8", newline="\n") as stream:
-        yield stream
+    return run_tag(args)
 
 
 def _version(verbose: bool) -> int:
@@ -214,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
                                "(Tokens, Sentences, Words F1, then tag F1 over aligned words)")
     tag = commands.add_parser("tag", help="tag raw text, pre-tokenised text or CoNLL-U (streams stdin to stdout)")
     tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-",
-                     help="text to tag, one or more files (tagged in order into one output), or - for stdin (default)")
+                     help="one or more files (tagged in order into one output), text to tag, or - for stdin (default). "
+                          "Arguments that all name files are files; a directory is an error; words that each look like "
+                          "a path (a / or an extension such as .txt) are file names, and a missing one is an error; "
+                          "anything else is text (use --text or stdin for a text that looks like a path)")
+    tag.add_argument("--text", help="tag this text, whatever it looks like")
     tag.add_argument("--model", "-m", default="en_ewt",
                      help="model file, or a name: an installed model package, a shipped model, or a language code "
                           "with one model (default: en_ewt; `tagger models` lists them)")
@@ -224,9 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--output-format", "-f", choices=["conllu", "tsv", "json"], default="conllu",
                      help="CoNLL-U, FORM and predicted columns as TSV, or JSON Lines (one sentence a line)")
     tag.add_argument("--output", "-o", help="write here instead of stdout")
-    tag.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    tag.add_argument("--output-dir", metavar="DIR",
+                     help="one output per input file: DIR/NAME.conllu (.tsv, .jsonl) for each file NAME.*")
+    tag.add_argument("--force", action="store_true", help="overwrite --output (or the files in --output-dir) if they exist")
+    tag.add_argument("--no-header", dest="header", action="store_false",
+                     help="TSV: leave out the header line ('# id form upos ...', which tools skipping comments pass over)")
     tag.add_argument("--probabilities", action="store_true", help="add each predicted tag's probability (json, tsv)")
-    tag.add_argument("--top-k", type=int, default=0, metavar="K", help="add each word's K most probable tags per column (json, tsv)")
+    tag.add_argument("--top-k", type=int, default=0, metavar="K", help="add each word's K most probable tags per column (json, tsv; all of them where a column has fewer)")
     tag.add_argument("--threads", type=int, help="torch CPU threads (default: every core; with --workers, per worker: the cores shared out)")
     tag.add_argument("--workers", type=int, default=1, metavar="N",
                      help="tag in N processes (output in input order, memory flat); this one reads and segments")

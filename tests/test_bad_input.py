@@ -238,6 +238,8 @@ BAD_TRAINING = [
     pytest.param(["data.train=nowhere.conllu"], r"nowhere.conllu: data.train: no such file", id="missing-data"),
     pytest.param(["data.columns=[upos,nosuch]"], r"data.columns: unknown tag column 'nosuch': use one of .*", id="unknown-tag-column"),
     pytest.param(["resume=nowhere"], r"resume=nowhere: no checkpoints/last.ckpt there to resume from", id="resume-without-checkpoint"),
+    pytest.param(["data.language=french"], r"data.language='french': expected an ISO 639 language code \(such as en, fr, tr or grc\) or null",
+                 id="language-not-a-code"),
 ]
 
 

@@ -52,3 +52,15 @@ def test_custom_data_inherits_nothing_from_a_corpus(tmp_path):
     assert (config.data.name, config.data.language, config.data.test) == ("custom", None, None)
     with pytest.raises(TaggerError, match="data.train is not set"):
         validate_config(_compose([f"run_dir={tmp_path}"]))
+
+
+def test_the_sample_has_no_test_split_rather_than_its_dev_file_posing_as_one(tmp_path):
+    config = validate_config(_compose(["data=sample", f"run_dir={tmp_path}"]))
+    assert config.data.test is None and config.data.dev.endswith("en_sample_dev.conllu")
+
+
+def test_the_readmes_commands_name_corpus_files_by_tagger_data_dir_so_they_work_from_any_clone():
+    readme = (CONF.parent / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.lstrip().startswith("tagger ") or "`tagger eval" in line]
+    assert not [line for line in commands if "../shared/data/" in line]
+    assert "$TAGGER_DATA_DIR/ud/en_ewt/test.conllu" in readme and "export TAGGER_DATA_DIR=" in readme

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 import subprocess
 import sys
 import time
@@ -119,3 +120,54 @@ def test_a_checkpoint_save_cut_short_leaves_the_previous_one_whole(tmp_path, mon
         AtomicCheckpointIO().save_checkpoint({"global_step": 2}, path)
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"global_step": 1}
+
+
+def _interrupted(command: list[str], log_path: Path, ready) -> tuple[int, str]:
+    """Start `command`, press Ctrl-C (SIGINT, to this process only) once `ready(process)` returns, and
+    return its exit code and last line of output."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            ready(process)
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return process.returncode, log_path.read_text().strip().splitlines()[-1]
+
+
+def _resume_line(run_dir: Path) -> str:
+    return (f"tagger train: interrupted; the run is kept in {run_dir}: "
+            f"`tagger train resume={run_dir}` continues it from its last checkpoint")
+
+
+@pytest.mark.slow
+def test_ctrl_c_inside_an_epoch_exits_130_naming_the_run_and_the_resume_command(tmp_path):
+    run_dir = tmp_path / "run"
+    code, last = _interrupted(train_command(run_dir, "trainer.max_epochs=50"), tmp_path / "run.log",
+                              lambda process: _wait_for_mid_epoch_checkpoint(run_dir, process))
+    assert code == 130 and last == _resume_line(run_dir)
+
+
+def _wait_for_the_segmenter_phase(log_path: Path, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if "segmenter step" in log_path.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the segmenter phase did not start (exit code {process.poll()})")
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_segmenter_phase_exits_130_keeping_the_tagger_and_naming_the_resume_command(tmp_path):
+    run_dir, log_path = tmp_path / "run", tmp_path / "run.log"
+    command = [arg for arg in train_command(run_dir, "trainer.max_epochs=1") if arg != "segmenter.learn=false"]
+    command += ["segmenter.learn=true", "segmenter.network.hidden_size=16", "segmenter.training.max_steps=100000",
+                "segmenter.training.eval_every=5", "segmenter.training.patience=100000"]
+    code, last = _interrupted(command, log_path, lambda process: _wait_for_the_segmenter_phase(log_path, process))
+    model = run_dir / "model.safetensors"
+    assert code == 130 and last == (f"tagger train: interrupted in the segmenter phase: the tagger is saved, without a "
+                                    f"segmenter, in {model}; `tagger train resume={run_dir}` learns it")
+    assert model.is_file()  # the tagger phase's file is kept

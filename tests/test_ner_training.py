@@ -108,3 +108,17 @@ def test_tag_json_lists_entities_with_character_offsets(ner_run):
     for entity in entities:
         assert text[entity["start"] : entity["end"]] == entity["text"]
         assert entity["token_end"] > entity["token_start"]
+
+
+@pytest.mark.slow
+def test_an_ner_models_tokens_name_the_entity_tag_and_read_unpredicted_columns_as_none(ner_run):
+    run_dir, _ = ner_run
+    (sentence,) = Tagger(load_model(run_dir / "model.safetensors"), language="pt").tag("O Lula visitou Lisboa.")
+    for token in sentence:
+        assert token.ner == token.tags["misc:NER"] and token.ner in ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
+        assert token.upos is None and token.xpos is None and token.lemma is None and token.feats is None
+        assert token.features == {}
+    as_json = sentence.to_dict()["tokens"][1]
+    assert as_json["ner"] == as_json["misc:NER"] == sentence.tokens[1].ner  # the old key stays for existing readers
+    with pytest.raises(AttributeError):
+        sentence.tokens[0].uppos  # a misspelt name is still an error, not None

@@ -45,8 +45,8 @@ def test_eval_raw_needs_conllu(tiny_model, tmp_path, capsys):
 
 
 def test_words_of_a_contraction_carry_the_span_of_their_token():
+    from tagger.inference.readers import from_tokenized
     from tagger.segmentation.tokens import Token, TokenizedSentence
-    from tagger.inference.documents import from_tokenized
 
     tokenized = TokenizedSentence([Token("Il", 0, 2, ("Il",)), Token("du", 3, 5, ("de", "le")), Token("pain", 6, 10, ("pain",))],
                                   "Il du pain")

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from tagger.data.conllu_io import parse_conllu_text
 from tagger.errors import ModelFileError, TaggerError
-from tagger.inference.documents import from_tokenized
+from tagger.inference.readers import from_tokenized
 from tagger.model.segmenter import Segmenter
 from tagger.segmentation.learned import LearnedSegmenter
 from tagger.training.segmenter_training import default_configs, train_segmenter
@@ -168,3 +168,32 @@ def test_training_a_segmenter_gives_the_callers_random_state_back():
     sentences = parse_conllu_text(FRENCH)
     train_segmenter(sentences, sentences, SMALL, replace(TRAINING, max_steps=2, eval_every=1, batch_size=2, window=16))
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_progress_bar_shows_the_steps_of_max_steps_and_the_dev_scores(capsys):
+    training = replace(TRAINING, max_steps=4, eval_every=2, batch_size=2, window=32)
+    train_segmenter(parse_conllu_text(FRENCH * 2), parse_conllu_text(FRENCH), SMALL, training, progress=True)
+    err = capsys.readouterr().err
+    assert "segmenter" in err and "4/4" in err and "Tokens=" in err and "Words=" in err
+    train_segmenter(parse_conllu_text(FRENCH * 2), parse_conllu_text(FRENCH), SMALL, training)
+    assert capsys.readouterr().err == ""  # off the terminal (and in tests): no bar
+
+
+def test_control_characters_are_tokens_of_their_own_whatever_the_network_says():
+    text = "a\x00b\x07\x07esc\x1b[0m"
+    segmenter = untrained(text)
+    with torch.no_grad():  # a network that never ends a token: only decoding's rules do
+        segmenter.network.boundary.weight.zero_()
+        segmenter.network.boundary.bias.copy_(torch.tensor([10.0, -10.0, -10.0]))
+    tokens = [token for sentence in segmenter.tokenize(text) for token in sentence.tokens]
+    assert all(token.text == text[token.start : token.end] for token in tokens)
+    assert [token.text for token in tokens] == ["a", "\x00", "b", "\x07", "\x07", "esc", "\x1b", "[0m"]
+
+
+def test_the_shipped_learned_segmenter_splits_off_nul_and_escape_as_the_rules_do():
+    from tagger import Tagger
+
+    tagger = Tagger.load("en_ewt", threads=1)
+    assert tagger.tokenizer_kind == "learned"
+    forms = [token.form for sentence in tagger.tag("a\x00b \x00 c\x00 red\x1b[0m", input_format="raw") for token in sentence]
+    assert forms[:6] == ["a", "\x00", "b", "\x00", "c", "\x00"] and forms[6:8] == ["red", "\x1b"]

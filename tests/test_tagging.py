@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from conftest import SAMPLE_DEV
 from tagger import Tagger
 from tagger.errors import ModelFileError, TaggerError
 from tagger.inference import shipped
-from tagger.inference.documents import read_raw
+from tagger.inference.readers import read_raw
 from tagger.inference.tagger import model_language
 from tagger.model.model_file import load_model, save_model
 
@@ -190,10 +191,10 @@ def test_json_holds_text_tokens_offsets_tags_and_multiword_tokens(tagger):
     assert tagger.tag("It's fine.")[0].entities == []
 
 
-def test_tsv_has_the_form_then_each_predicted_column(tagger):
+def test_tsv_has_the_id_and_form_then_each_predicted_column(tagger):
     tsv = tagger.tag([["Hi", "."]])[0].to_tsv()
     rows = [line.split("\t") for line in tsv.splitlines() if line]
-    assert [r[0] for r in rows] == ["Hi", "."] and all(len(r) == 5 for r in rows) and tsv.endswith("\n\n")
+    assert [r[:2] for r in rows] == [["1", "Hi"], ["2", "."]] and all(len(r) == 6 for r in rows) and tsv.endswith("\n\n")
 
 
 # -- speed machinery gives the same answers ------------------------------------------------------------
@@ -246,3 +247,15 @@ def test_the_shipped_english_model_tags_out_of_the_box():
     assert [(t.form, t.upos) for t in tokens] == [
         ("The", "DET"), ("cats", "NOUN"), ("did", "AUX"), ("n't", "PART"), ("sleep", "VERB"), (".", "PUNCT"),
     ]
+
+
+def test_the_demo_banner_reads_the_shipped_models_test_upos_from_its_card():
+    import subprocess
+
+    from tagger.inference.shipped import card_scores
+
+    assert card_scores("en_ewt")["test"] == {"UPOS": 95.78, "XPOS": 95.25, "UFeats": 96.44, "Lemmas": 97.08, "AllTags": 93.55}
+    demo = (Path(__file__).resolve().parent.parent / "scripts" / "demo.sh").read_text()
+    (assignment,) = [line for line in demo.splitlines() if line.startswith("upos=")]
+    banner = subprocess.run(["bash", "-c", f"{assignment}; echo $upos"], capture_output=True, text=True, check=True)
+    assert banner.stdout == "95.78\n" and "$upos" in demo and "95.8" not in demo

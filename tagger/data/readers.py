@@ -154,6 +154,12 @@ def normalise_entity_column(sentences: Sequence[Sentence], column: str, scheme: 
     return repairs
 
 
+def is_annotated(column: str, sentences: Sequence[Sentence]) -> bool:
+    """Whether a file has values for `column`: a format without it (UPOS in a UNER file) or a column left `_`
+    throughout (XPOS in tr_atis) has none to score against."""
+    return any(value != "_" for sentence in sentences for value in sentence.column(column))
+
+
 def is_entity_column(column: str, sentences: Sequence[Sentence]) -> bool:
     """`misc:NER` always is; another column is when all its values look like entity tags."""
     if column.lower() == NER_COLUMN.lower():
@@ -200,8 +206,8 @@ def read_data(
     if not sentences:
         raise DataFormatError(source, None, "no sentences found (the file is empty or holds only blank lines)")
     for column in columns:
-        try:
-            entity = is_entity_column(column, sentences)
+        try:  # a column left `_` throughout has no tags to convert (evaluation calls it not annotated)
+            entity = is_annotated(column, sentences) and is_entity_column(column, sentences)
         except ValueError as error:
             raise TaggerError(f"data.columns: {error}") from None
         if entity:

@@ -1,4 +1,4 @@
-"""What `Tagger.tag` reads and returns: sentences of tagged tokens, and their CoNLL-U, JSON and TSV forms.
+"""What `Tagger.tag` returns: sentences of tagged tokens, and their CoNLL-U, JSON and TSV forms.
 
 A `TaggedSentence` wraps the lossless `Sentence` record (so CoNLL-U input comes back with only
 the predicted columns changed) plus, for raw text, each word's character offsets. Token objects
@@ -7,23 +7,16 @@ are built only when asked for: streaming to CoNLL-U never creates them.
 
 from __future__ import annotations
 
-import bisect
-import io
-import itertools
 import json
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from tagger.data.conllu_io import Sentence, parse_conllu
-from tagger.data.readers import is_entity_column
-from tagger.segmentation.tokens import RawTextTokenizer, TokenizedSentence, conllu_sentence, split_lines_into_sentences
-from tagger.errors import DataFormatError, TaggerError
+from tagger.data.conllu_io import COLUMNS, Sentence
+from tagger.data.readers import NER_COLUMN, is_entity_column
 from tagger.inference.entities import entity_spans
 
-INPUT_FORMATS = ("raw", "lines", "tokenized", "conllu")
-BYTE_ORDER_MARK = "\ufeff"
-_CONLLU_ID = re.compile(r"\d+(?:-\d+|\.\d+)?")
+# what `token.upos` etc. may name: None where the model does not predict it (an NER model has no upos)
+_COLUMN_NAMES = frozenset(COLUMNS[2:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +33,10 @@ class MultiwordToken:
 class TaggedToken:
     """One syntactic word: its form, predicted columns, offsets into raw input and, on request, probabilities.
 
-    Columns read as attributes or items: `token.upos`, `token["misc:NER"]`. `probabilities` holds,
-    per column, the probability the model gives the predicted tag; `top_k`, per column, the k most
-    probable tags with theirs (see `Tagger.tag`).
+    Columns read as attributes or items: `token.upos`, `token["misc:NER"]`; a CoNLL-U column the model
+    does not predict reads as None (`token.upos` of an NER model), so one loop serves every model.
+    The entity tag is `token.ner`. `probabilities` holds, per column, the probability the model
+    gives the predicted tag; `top_k`, per column, the k most probable tags with theirs (see `Tagger.tag`).
     """
 
     id: int
@@ -57,10 +51,17 @@ class TaggedToken:
     def __getitem__(self, column: str) -> str:
         return self.tags[column]
 
-    def __getattr__(self, name: str) -> str:
+    def __getattr__(self, name: str) -> str | None:
         if name != "tags" and name in self.tags:
             return self.tags[name]
+        if name in _COLUMN_NAMES:
+            return None
         raise AttributeError(f"{type(self).__name__} has no attribute or predicted column {name!r}")
+
+    @property
+    def ner(self) -> str | None:
+        """The entity tag (IOB2: `B-PER`, `I-PER`, `O`; the `misc:NER` column); None for a model without entities."""
+        return self.tags.get(NER_COLUMN)
 
     @property
     def lemma(self) -> str | None:
@@ -80,6 +81,8 @@ class TaggedToken:
         if self.start is not None:
             data["start"], data["end"] = self.start, self.end
         data.update(self.tags)
+        if NER_COLUMN in self.tags:  # the documented name; "misc:NER" stays for readers written before it
+            data["ner"] = self.tags[NER_COLUMN]
         if self.probabilities is not None:
             data["probabilities"] = self.probabilities
         if self.top_k is not None:
@@ -180,13 +183,26 @@ class TaggedSentence:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
     def to_tsv(self) -> str:
-        """FORM then each predicted column, its probability and top-k tags (`NOUN:0.9120 PROPN:0.0610`) when computed."""
+        """Every CoNLL-U row: ID, FORM, each predicted column, then its probability and top-k tags
+        (`NOUN:0.9120 PROPN:0.0610`) when computed; multiword range rows and empty nodes have `_` there.
+        The columns are named by `tsv_header`."""
         sentence = self.sentence
-        columns = [sentence.forms] + [sentence.column(c) for c in self.columns]
+        columns = [sentence.column(c) for c in self.columns]
         columns += [[f"{p:.4f}" for p in sentence.probabilities[c]] for c in self.columns if c in sentence.probabilities]
         columns += [[" ".join(f"{tag}:{p:.4f}" for tag, p in ranked) for ranked in sentence.top_k[c]]
                     for c in self.columns if c in sentence.top_k]
-        return "".join("\t".join(fields) + "\n" for fields in zip(*columns)) + "\n"
+        by_row = dict(zip(sentence.word_rows, zip(*columns))) if columns else {}
+        unpredicted = ("_",) * len(columns)
+        return "".join("\t".join((row[0], row[1], *by_row.get(i, unpredicted))) + "\n"
+                       for i, row in enumerate(sentence.rows)) + "\n"
+
+
+def tsv_header(columns: Sequence[str], probabilities: bool = False, top_k: int = 0) -> str:
+    """The TSV output's header line, a comment (`# id form upos ...`) that tools skipping `#` lines pass over."""
+    names = ["id", "form", *columns]
+    names += [f"{column}:probability" for column in columns] if probabilities else []
+    names += [f"{column}:top{top_k}" for column in columns] if top_k else []
+    return "# " + "\t".join(names) + "\n"
 
 
 class TaggedDocument(Sequence[TaggedSentence]):
@@ -214,141 +230,6 @@ class TaggedDocument(Sequence[TaggedSentence]):
 def _range(token_id: str) -> range:
     first, _, last = token_id.partition("-")
     return range(int(first), int(last) + 1)
-
-
-# -- readers: input -> untagged TaggedSentences ---------------------------------------------------
-
-
-def from_tokenized(tokenized: TokenizedSentence, sent_id: int | None = None, shift: int = 0) -> TaggedSentence:
-    """An untagged sentence for tokenizer output, each word with its offsets (less `shift`)."""
-    sentence, spans, multiword_spans = conllu_sentence(tokenized, sent_id)
-    if shift:
-        spans = [(start - shift, end - shift) for start, end in spans]
-        multiword_spans = {word: (start - shift, end - shift) for word, (start, end) in multiword_spans.items()}
-    return TaggedSentence(sentence, spans=spans, multiword_spans=multiword_spans)
-
-
-def read_raw_texts(texts: Sequence[str], tokenizer: RawTextTokenizer) -> list[list[TaggedSentence]]:
-    """The sentences of each text, numbered from 1 and with offsets into that text, from one
-    tokenizer call over all of them: a learned segmenter pays its per-call cost once per group.
-
-    The texts are joined by a blank line, which ends a sentence and a paragraph in every tokenizer,
-    so each text splits as it would alone.
-    """
-    starts = list(itertools.accumulate((len(text) + len(_TEXT_SEPARATOR) for text in texts[:-1]), initial=0))
-    joined = _TEXT_SEPARATOR.join(_as_raw_text(text) for text in texts)
-    documents: list[list[TaggedSentence]] = [[] for _ in texts]
-    for tokenized in tokenizer.tokenize(joined):
-        index = bisect.bisect_right(starts, tokenized.start) - 1
-        documents[index].append(from_tokenized(tokenized, len(documents[index]) + 1, starts[index]))
-    return documents
-
-
-_TEXT_SEPARATOR = "\n\n"
-
-
-def _as_raw_text(text: str) -> str:
-    """A text as `text_lines` reads it: a leading byte-order mark as a space."""
-    return " " + text[1:] if text.startswith(BYTE_ORDER_MARK) else text
-
-
-def read_raw(lines: Iterable[str], tokenizer: RawTextTokenizer) -> Iterator[TaggedSentence]:
-    """Sentences of raw text given as lines (with their line ends), numbered from 1."""
-    for number, tokenized in enumerate(split_lines_into_sentences(lines, tokenizer), start=1):
-        yield from_tokenized(tokenized, number)
-
-
-def read_lines(lines: Iterable[str], tokenizer: RawTextTokenizer) -> Iterator[TaggedSentence]:
-    """One sentence per line of raw text, never split or joined (blank lines skipped); tokens keep exact offsets."""
-    offset = 0
-    number = 0
-    for line in lines:
-        tokens = [token for sentence in tokenizer.tokenize(line, offset) for token in sentence.tokens]
-        if tokens:
-            number += 1
-            text = line[tokens[0].start - offset : tokens[-1].end - offset]
-            yield from_tokenized(TokenizedSentence(tokens, text), number)
-        offset += len(line)
-
-
-def read_tokenized(lines: Iterable[str] | Iterable[Sequence[str]]) -> Iterator[TaggedSentence]:
-    """Pre-tokenised sentences: token lists, or lines of whitespace-separated tokens (blank lines skipped)."""
-    for item in lines:
-        if isinstance(item, str):
-            if not item.strip():
-                continue
-            item = item.split()
-        elif not _plain_forms(item):
-            raise TaggerError(f"pre-tokenised input must be lists of non-empty strings without tabs or newlines, got {item!r}")
-        yield TaggedSentence(Sentence.from_forms(item))
-
-
-def _plain_forms(forms: Sequence[str]) -> bool:
-    """Non-empty strings without tabs or newlines (checked at C speed: this runs for every input sentence)."""
-    try:
-        joined = "".join(forms)
-    except TypeError:
-        return False
-    return all(forms) and "\t" not in joined and "\n" not in joined
-
-
-def text_lines(stream: Iterable[bytes], source: str) -> Iterator[str]:
-    """Lines of a UTF-8 byte stream, line ends kept; bad bytes name the line.
-
-    Offsets index the decoded text with a leading byte-order mark counted as its first character
-    (as Python decodes "utf-8" and as a caller's string holds it): the mark is read as a space, so
-    it is in no token and shifts no offset.
-    """
-    for number, raw in enumerate(stream, start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise DataFormatError(source, number, f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})") from None
-        yield _as_raw_text(line) if number == 1 else line
-
-
-def read_conllu_stream(stream: Iterable[bytes], source: str) -> Iterator[TaggedSentence]:
-    for sentence in parse_conllu(stream, source):
-        yield TaggedSentence(sentence)
-
-
-def read_input(
-    stream: Iterable[bytes], source: str, input_format: str | None, tokenizer: Callable[[], RawTextTokenizer]
-) -> Iterator[TaggedSentence]:
-    """Untagged sentences of a byte stream in `input_format` (raw, lines, tokenized or conllu).
-
-    Without a format (None or "auto") the content decides: CoNLL-U when the first line that is
-    neither blank nor a comment is a CoNLL-U token line, raw text otherwise. `tokenizer` is
-    called only for raw text. The one reader behind `Tagger.tag` and `tagger tag`.
-    """
-    lines: Iterator[bytes] = iter(stream)
-    if input_format in (None, "auto"):
-        head: list[bytes] = []
-        for raw in lines:
-            head.append(raw)
-            text = raw.decode("utf-8", errors="replace").lstrip(BYTE_ORDER_MARK).strip()
-            if text and not text.startswith("#"):
-                break
-        input_format = "conllu" if looks_like_conllu(b"".join(head).decode("utf-8", errors="replace")) else "raw"
-        lines = itertools.chain(head, lines)
-    if input_format == "conllu":
-        return read_conllu_stream(lines, source)
-    if input_format == "tokenized":
-        return read_tokenized(text_lines(lines, source))
-    if input_format == "raw":
-        return read_raw(text_lines(lines, source), tokenizer())
-    if input_format == "lines":
-        return read_lines(text_lines(lines, source), tokenizer())
-    raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
-
-
-def looks_like_conllu(text: str) -> bool:
-    """True when the first line that is neither blank nor a comment is a 10-column CoNLL-U token line."""
-    for line in io.StringIO(text.lstrip(BYTE_ORDER_MARK)):  # lazily: a long text is not split whole
-        if line.strip() and not line.startswith("#"):
-            fields = line.rstrip("\r\n").split("\t")
-            return len(fields) == 10 and _CONLLU_ID.fullmatch(fields[0]) is not None
-    return False
 
 
 OUTPUT_FORMATS = {

@@ -20,9 +20,8 @@ import torch
 from tagger.data.conllu_io import Sentence
 from tagger.data.vocab import Vocabularies
 from tagger.errors import TaggerError
-from tagger.inference.documents import (
-    INPUT_FORMATS, TaggedDocument, TaggedSentence, looks_like_conllu, read_input, read_raw_texts, read_tokenized,
-)
+from tagger.inference.documents import TaggedDocument, TaggedSentence
+from tagger.inference.readers import INPUT_FORMATS, looks_like_conllu, read_input, read_raw_texts, read_tokenized
 from tagger.inference.languages import check_language
 from tagger.model.model_file import ModelBundle, load_model
 from tagger.model.network import TaggerNetwork

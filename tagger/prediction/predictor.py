@@ -17,9 +17,10 @@ import torch
 from torch import Tensor
 
 from tagger.data.conllu_io import Sentence
+from tagger.errors import TaggerError
 from tagger.device import resolve_device
 from tagger.model.bucketing import token_budget_batches
-from tagger.model.decoding import entity_decoders, lemma_decoders
+from tagger.model.decoding import LemmaDecoder, entity_decoders, lemma_decoders
 from tagger.model.encoding import collate, encode_forms, encode_sentences
 from tagger.model.model_file import ModelBundle
 from tagger.prediction.fast_inference import arithmetic, inference_network, resolve_precision
@@ -30,6 +31,9 @@ from tagger.prediction.windows import cut, join
 # the words it tags (`tagger.prediction.windows`): ample for treebank sentences (en_ewt's longest: 159).
 MAX_SENTENCE_TOKENS = 256
 WINDOW_CONTEXT = 32
+# top-k lemmas sum the scripts among a word's most probable ones; below these lies label smoothing's
+# floor (each under 1e-4 on en_ewt), too little to reorder the alternatives a user reads
+LEMMA_SCRIPTS_RANKED = 64
 
 
 def by_length(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
@@ -104,10 +108,13 @@ class Predictor:
 
         With `probabilities`, each sentence gets `.probabilities[column]`: the probability of each
         predicted tag. With `top_k`, `.top_k[column]` lists each word's k most probable tags with
-        their probabilities (per word; for entity columns these ignore the span constraints that
-        the chosen tags obey). A sentence longer than MAX_SENTENCE_TOKENS is tagged in overlapping
+        their probabilities (per word; all of a column's tags where it has fewer than k; distinct
+        lemmas for a lemma column; for entity columns these ignore the span constraints that the
+        chosen tags obey). A sentence longer than MAX_SENTENCE_TOKENS is tagged in overlapping
         windows (`tagger.prediction.windows`).
         """
+        if top_k < 0:
+            raise TaggerError(f"top_k={top_k}: give 0 (none) or more tags")
         tagged, long = cut([s for s in sentences if len(s)], MAX_SENTENCE_TOKENS, WINDOW_CONTEXT)
         self._predict_batches(tagged, probabilities, top_k)
         for windows in long:
@@ -148,10 +155,24 @@ class Predictor:
             best_probs = probs.gather(-1, best.unsqueeze(-1)).squeeze(-1).tolist()
             for sentence, n, values in zip(sentences, lengths, best_probs):
                 sentence.probabilities[column] = values[:n]
-        if top_k:
-            ranked_probs, ranked = probs.topk(min(top_k, probs.shape[-1] - 2), dim=-1)
+        if top_k:  # lemmas: scripts ranked deeper, as several may give one lemma
+            depth = max(top_k, LEMMA_SCRIPTS_RANKED) if lemmatiser else top_k
+            ranked_probs, ranked = probs.topk(min(depth, probs.shape[-1] - 2), dim=-1)
             for sentence, n, ids, values in zip(sentences, lengths, ranked.tolist(), ranked_probs.tolist()):
                 sentence.top_k[column] = [
-                    [(lemmatiser.lemma(i, form) if lemmatiser else itos[i], p) for i, p in zip(row, ps) if p > 0 or not lemmatiser]
+                    _distinct_lemmas(lemmatiser, form, row, ps, top_k) if lemmatiser else [(itos[i], p) for i, p in zip(row, ps)]
                     for form, row, ps in zip(sentence.forms, ids[:n], values[:n])
                 ]
+
+
+def _distinct_lemmas(
+    lemmatiser: LemmaDecoder, form: str, scripts: list[int], probabilities: list[float], k: int
+) -> list[tuple[str, float]]:
+    """A word's k most probable distinct lemmas: two scripts that give one lemma (keep `I`, or lower-case then
+    upper-case it) are one alternative to a user, with their probabilities summed."""
+    summed: dict[str, float] = {}
+    for script, probability in zip(scripts, probabilities):
+        if probability > 0:  # scripts that cannot apply have none
+            lemma = lemmatiser.lemma(script, form)
+            summed[lemma] = summed.get(lemma, 0.0) + probability
+    return sorted(summed.items(), key=lambda item: -item[1])[:k]

@@ -29,6 +29,9 @@ from tagger.segmentation.tokens import BLANK_LINES, Token, TokenizedSentence
 
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # control characters that are not spaces
+
+
 def token_breaking_space(inner_spaces: str) -> re.Pattern[str]:
     """Matches a token's last character where the whitespace after it may not stand inside a token:
     a run of `inner_spaces` (possibly empty) followed by any other whitespace."""
@@ -40,9 +43,14 @@ def token_breaking_space(inner_spaces: str) -> re.Pattern[str]:
 
 def _force_boundaries(text: str, labels: Tensor, token_breaking: re.Pattern[str]) -> None:
     """Tokens end before whitespace that may not stand inside one; sentences end before blank lines
-    and at the end of the text."""
+    and at the end of the text. A control character (NUL, ESC, ...) is a token of its own, as the
+    rule tokenizer makes it: treebanks hold none, so the network glued them to the word beside them."""
     for match in token_breaking.finditer(text):
         labels[match.start()] = max(int(labels[match.start()]), TOKEN_END)
+    for match in _CONTROL.finditer(text):
+        for at in (match.start() - 1, match.start()):
+            if at >= 0 and not text[at].isspace():
+                labels[at] = max(int(labels[at]), TOKEN_END)
     for blank in [*BLANK_LINES.finditer(text), None]:
         last = (blank.start() if blank else len(text)) - 1
         while last >= 0 and text[last].isspace():

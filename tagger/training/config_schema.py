@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from tagger.data.languages import EXAMPLES, is_language_code
 from tagger.errors import TaggerError
 
 # `${tagger_samples:}` in conf/data/sample.yaml: the samples shipped inside the package, so
@@ -190,6 +191,9 @@ def validate_config(cfg: DictConfig) -> TrainConfig:
     if network.window <= 2 * network.context:  # a window must have a centre: inference reads only that
         raise TaggerError(f"segmenter.network.window={network.window}: expected more than twice "
                           f"segmenter.network.context ({network.context}), the characters read only as context on each side")
+    language = config.data.language
+    if language is not None and not is_language_code(language):  # as `tagger tag --language` checks it
+        raise TaggerError(f"data.language={language!r}: expected an ISO 639 language code ({EXAMPLES}) or null")
     return config
 
 

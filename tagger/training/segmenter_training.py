@@ -16,12 +16,14 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from tagger.data.conllu_io import Sentence
 from tagger.data.raw_text import NO_BOUNDARY, PARAGRAPH_SEPARATOR, Paragraph, has_raw_text, paragraphs, raw_text
@@ -77,21 +79,23 @@ def train_segmenter(
     training: SegmenterTrainingConfig,
     source: str = "<train>",
     device: torch.device = torch.device("cpu"),
+    progress: bool = False,
 ) -> tuple[Segmenter, dict]:
     """A segmenter learned from `train` on `device`, chosen on `dev`, and a report (best and every dev
     score, minutes). The segmenter comes back on the CPU, as a loaded one is.
 
+    `progress`: a bar on stderr (steps of `max_steps`, last dev scores), as Lightning's for the tagger phase.
     Raises TaggerError where `train` has no raw text to learn from. The run seeds its own random
     state and gives the caller's back afterwards: training a segmenter changes nothing process-wide.
     """
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(training.seed)
-        return _train_segmenter(train, dev, config, training, source, device)
+        return _train_segmenter(train, dev, config, training, source, device, progress)
 
 
 def _train_segmenter(
     train: Sequence[Sentence], dev: Sequence[Sentence], config: SegmenterConfig, training: SegmenterTrainingConfig,
-    source: str, device: torch.device,
+    source: str, device: torch.device, progress: bool,
 ) -> tuple[Segmenter, dict]:
     if not has_raw_text(train):
         raise TaggerError(
@@ -116,7 +120,9 @@ def _train_segmenter(
     optimiser = torch.optim.Adam(segmenter.parameters(), lr=training.learning_rate)
     loss = _Loss(training.sentence_end_weight, device)
     best_score, best_state, history = -1.0, None, []
+    bar = tqdm(total=training.max_steps, desc="segmenter", unit="step", file=sys.stderr, disable=not progress, leave=False)
     for step, batch in enumerate(_batches(stream, training, generator), start=1):
+        bar.update()
         segmenter.train()
         ids, boundaries, rules = (tensor.to(device, non_blocking=True) for tensor in batch)
         ids = torch.where(torch.rand(ids.shape, device=device) < training.char_dropout, placeholders[ids], ids)
@@ -129,12 +135,14 @@ def _train_segmenter(
         segmenter.eval()
         scores = dev_scores(segmenter, dev, dev_text)
         history.append({"step": step, **scores})
-        log.info("segmenter step %d: dev %s", step, scores)
+        log.info("segmenter step %d of at most %d: dev %s", step, training.max_steps, scores)
+        bar.set_postfix({name: f"{value:.2f}" for name, value in scores.items()}, refresh=True)
         score = sum(scores[name] for name in SELECTION_METRICS)
         if score > best_score:
             best_score, best_state = score, copy.deepcopy(segmenter.state_dict())
         if step >= training.max_steps or len(history) - _best_index(history) > training.patience:
             break
+    bar.close()
     segmenter.load_state_dict(best_state)
     segmenter.cpu().eval()
     report = {"dev": history[_best_index(history)], "history": history}

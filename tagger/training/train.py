@@ -13,7 +13,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,15 +34,15 @@ from tagger.evaluation.evaluate import evaluate_file
 from tagger.model.model_file import load_model, read_metadata, save_model
 from tagger.model.network import TaggerNetwork
 from tagger.model.segmenter import Segmenter, SegmenterConfig
-from tagger.training.word_vectors import prepare_word_vectors
 from tagger.training.accelerator import check_accelerator
 from tagger.training.checkpoint_io import AtomicCheckpointIO
 from tagger.training.config_errors import built_from_config
 from tagger.training.config_schema import TrainConfig, validate_config
 from tagger.training.datamodule import TaggingDataModule
 from tagger.training.module import TaggerModule
-from tagger.training.run_dir import prepare_run
+from tagger.training.run_dir import LAST_CHECKPOINT, prepare_run
 from tagger.training.segmenter_training import SegmenterTrainingConfig, train_segmenter
+from tagger.training.word_vectors import prepare_word_vectors
 
 log = logging.getLogger("tagger.training.train")  # not __main__, which it is under `tagger train`
 OPTIONAL_EXTRAS = {"tensorboard": "tensorboard", "tensorboardX": "tensorboard"}  # package -> extra that installs it
@@ -138,10 +140,42 @@ def learn_segmenter(config: TrainConfig, datamodule: TaggingDataModule, device: 
     segmenter, report = train_segmenter(
         datamodule.read("train"), datamodule.read("dev"), SegmenterConfig(**config.segmenter.network.model_dump()),
         SegmenterTrainingConfig(**config.segmenter.training.model_dump()), source=config.data.train, device=device,
+        progress=config.trainer.enable_progress_bar and sys.stderr.isatty(),  # where Lightning shows its bar
     )
     log.info("segmenter: dev %s after %.1f minutes",
              "  ".join(f"{name} {value:.2f}" for name, value in report["dev"].items() if name != "step"), report["minutes"])
     return segmenter
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C during a training phase. Not a KeyboardInterrupt: Lightning turns that into its own message
+    and exit 1, while other exceptions it passes on after its teardown."""
+
+
+@contextlib.contextmanager
+def interrupts_say_how_to_resume(run_dir: Path) -> Iterator[None]:
+    """Ctrl-C in the tagger phase ends in a KeyboardInterrupt whose message names the run directory and
+    the `resume=` command that continues it (`tagger train` prints it and exits 130); the segmenter
+    phase says its own (`add_segmenter`)."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not cut the teardown short
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    except _Interrupted:
+        if (run_dir / LAST_CHECKPOINT).is_file():
+            raise KeyboardInterrupt(f"interrupted; the run is kept in {run_dir}: "
+                                    f"`tagger train resume={run_dir}` continues it from its last checkpoint") from None
+        raise KeyboardInterrupt(f"interrupted before the first checkpoint of {run_dir}: nothing to resume, "
+                                "start the run again") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def fit_tagger(
@@ -154,7 +188,8 @@ def fit_tagger(
     """
     trainer, module, datamodule = objects.trainer, objects.module, objects.datamodule
     started = time.monotonic()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+    with interrupts_say_how_to_resume(Path(config.run_dir)):
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
     seconds = time.monotonic() - started
     if not trainer.is_global_zero:
         return None, seconds

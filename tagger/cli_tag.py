@@ -1,0 +1,215 @@
+"""`tagger tag`: which arguments are files and which are text, where the output goes, and the loop between.
+
+What an argument is, one rule a user can predict (also in `tagger tag --help` and the README):
+arguments that all name existing files are files; an argument naming a directory is an error;
+when every argument is one word that looks like a path (it holds a `/` or ends in an extension
+like `.txt`), they are meant as files and a missing one is an error; otherwise the arguments,
+joined by spaces, are the text. A text that looks like a path goes by `--text` or stdin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import itertools
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, ContextManager, TextIO
+
+from tagger.atomic_file import atomic_write
+from tagger.errors import TaggerError
+
+if TYPE_CHECKING:  # imported where used: errors before any work come without torch's start-up
+    from tagger.inference.documents import TaggedSentence
+    from tagger.inference.tagger import Tagger
+
+# one letter then up to five letters or digits after a dot, not at the start: notes.txt, input.TXT, a.conllu
+_EXTENSION = re.compile(r"[^./\\]\.[A-Za-z][A-Za-z0-9]{0,5}$")
+OUTPUT_EXTENSIONS = {"conllu": ".conllu", "tsv": ".tsv", "json": ".jsonl"}
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input: a file, stdin or the arguments' text; `open` gives its bytes, `size` them counted if known."""
+
+    name: str
+    open: Callable[[], ContextManager[BinaryIO]]
+    size: int | None = None
+    is_file: bool = False
+
+
+def looks_like_path(word: str) -> bool:
+    """One word with a path separator or a file extension (notes.txt, data/in, input.TXT), not text."""
+    if any(char.isspace() for char in word):
+        return False
+    return "/" in word or os.sep in word or _EXTENSION.search(word) is not None
+
+
+def _text_input(text: str, name: str) -> Input:
+    data = text.encode("utf-8")
+    return Input(name, lambda: contextlib.nullcontext(io.BytesIO(data)), len(data))
+
+
+def tag_inputs(words: list[str], text: str | None = None) -> list[Input]:
+    """The inputs the arguments name, by the rule of this module's docstring (stdin for none or "-")."""
+    if text is not None:
+        if words:
+            raise TaggerError("--text is the whole input: give no files or further text with it")
+        return [_text_input(text, "<text>")]
+    if not words or words == ["-"]:
+        return [Input("<stdin>", lambda: contextlib.nullcontext(sys.stdin.buffer))]
+    paths = [Path(word) for word in words]
+    for path in paths:
+        if path.is_dir():
+            raise TaggerError(f"{path}: a directory, not a file (name the files in it, e.g. {path}/*.txt; "
+                              "--output-dir DIR writes one output per file)")
+    if all(path.is_file() for path in paths):
+        return [Input(str(path), lambda path=path: path.open("rb"), path.stat().st_size, True) for path in paths]
+    missing = next(word for word, path in zip(words, paths) if not path.is_file())
+    if any(path.is_file() for path in paths):
+        raise TaggerError(f"{missing}: no such file (the other arguments are files; text to tag goes alone, or on stdin)")
+    if all(looks_like_path(word) for word in words):
+        raise TaggerError(f"{missing}: no such file (an argument that looks like a file name is read as one; "
+                          "to tag it as text use --text or stdin)")
+    return [_text_input(" ".join(words), "<text>")]
+
+
+def check_output_file(path: str | None, force: bool) -> None:
+    """Refuse an output that is a directory, or exists without --force: before any work is done."""
+    if path is None:
+        return
+    output = Path(path)
+    if output.is_dir():
+        raise TaggerError(f"--output {output} is a directory; give a file name in it")
+    if output.exists() and not force:
+        raise TaggerError(f"--output {output} exists; pass --force to overwrite it")
+
+
+def output_paths(inputs: list[Input], directory: str, output_format: str, force: bool) -> list[Path]:
+    """`--output-dir DIR`: DIR/<input's name><format's extension> per input file, each checked before any work."""
+    folder = Path(directory)
+    if folder.exists() and not folder.is_dir():
+        raise TaggerError(f"--output-dir {folder} is a file, not a directory")
+    if not all(source.is_file for source in inputs):
+        raise TaggerError("--output-dir writes one output per input file: name files (for text or stdin use --output)")
+    paths = [folder / (Path(source.name).stem + OUTPUT_EXTENSIONS[output_format]) for source in inputs]
+    for source, path in zip(inputs, paths):
+        if paths.count(path) > 1:
+            raise TaggerError(f"--output-dir: two inputs would both be written to {path}; tag them into different directories")
+        if path.resolve() == Path(source.name).resolve():
+            raise TaggerError(f"--output-dir: {path} would overwrite its own input; choose another directory")
+        check_output_file(str(path), force)
+    return paths
+
+
+@contextlib.contextmanager
+def progress_bar(source: Input) -> Iterator[Callable[[bytes], bytes]]:
+    """A progress bar on stderr by bytes read, when stderr is a terminal; nothing for logs, pipes, or a typing user."""
+    if not sys.stderr.isatty() or (source.name == "<stdin>" and sys.stdin.isatty()):
+        yield lambda line: line
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=source.size, desc=Path(source.name).name, unit="B", unit_scale=True, file=sys.stderr, leave=False) as bar:
+        def advance(line: bytes) -> bytes:
+            bar.update(len(line))
+            return line
+
+        yield advance
+
+
+@contextlib.contextmanager
+def open_output(path: str | Path | None) -> Iterator[TextIO]:
+    """stdout, or a file that appears whole once tagging is complete (checked before: `check_output_file`)."""
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with atomic_write(path) as temporary, temporary.open("w", encoding="utf-8", newline="\n") as stream:
+        yield stream
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if (args.probabilities or args.top_k) and args.output_format == "conllu":
+        raise TaggerError(f"{'--probabilities' if args.probabilities else '--top-k'} needs --output-format json or tsv")
+    if args.top_k < 0:
+        raise TaggerError(f"--top-k {args.top_k}: give 0 (none) or more tags")
+    if args.workers < 1:
+        raise TaggerError(f"--workers {args.workers}: give 1 or more processes")
+    if args.output and args.output_dir:
+        raise TaggerError("--output and --output-dir: give one (a file for everything, or a directory for one file per input)")
+
+
+def _tagging_function(args: argparse.Namespace) -> tuple[Tagger, Callable[[Iterable[TaggedSentence]], Iterator[str]]]:
+    """The loaded tagger (it reads and segments) and what tags sentences into formatted text: it, or workers."""
+    from tagger.device import resolve_device
+    from tagger.inference.documents import OUTPUT_FORMATS, TaggedSentence
+    from tagger.inference.tagger import Tagger
+
+    device = resolve_device(args.device, option="--device ")
+    load_options = {"path_or_name": args.model, "language": args.language, "tokenizer": args.tokenizer, "device": device,
+                    "precision": args.precision}
+    write = OUTPUT_FORMATS[args.output_format]
+    if args.workers == 1:
+        tagger = Tagger.load(**load_options, threads=args.threads)
+
+        def tag(sentences: Iterable[TaggedSentence]) -> Iterator[str]:
+            return map(write, tagger.tag_stream(sentences, args.probabilities, top_k=args.top_k))
+        return tagger, tag
+    from tagger.inference.workers import default_threads, tag_in_workers, worker_devices
+
+    devices = worker_devices(args.device, device, args.workers)
+    tagger = Tagger.load(**load_options, threads=1)
+    load_options["threads"] = args.threads or default_threads(args.workers)
+
+    def tag_elsewhere(sentences: Iterable[TaggedSentence]) -> Iterator[str]:
+        return tag_in_workers(sentences, load_options, args.workers, args.output_format, args.probabilities, args.top_k,
+                              devices=devices)
+    return tagger, tag_elsewhere
+
+
+def _read(sources: list[Input], input_format: str | None, tokenizer: Callable) -> Iterator[TaggedSentence]:
+    """The sentences of `sources`, one after another; raw and tokenized input numbered across them all,
+    each file's first sentence opening a `# newdoc` (CoNLL-U input keeps its own ids and comments)."""
+    from tagger.inference.readers import detect_input_format, number_sentences, read_input
+
+    ids = itertools.count(1)
+    for source in sources:
+        with source.open() as stream, progress_bar(source) as progress:
+            kind, lines = detect_input_format((progress(line) for line in stream), input_format)
+            sentences = read_input(lines, source.name, kind, tokenizer)
+            if kind != "conllu":
+                sentences = number_sentences(sentences, ids, Path(source.name).name if source.is_file else None)
+            yield from sentences
+
+
+def run_tag(args: argparse.Namespace) -> int:
+    """`tagger tag`: every argument and output checked first, then the model loaded, then the streaming."""
+    from tagger.inference.documents import tsv_header
+
+    _check_options(args)
+    inputs = tag_inputs(args.input, args.text)
+    if args.output_dir:
+        jobs = list(zip(output_paths(inputs, args.output_dir, args.output_format, args.force), [[i] for i in inputs]))
+    else:
+        check_output_file(args.output, args.force)
+        jobs = [(args.output, inputs)]
+    if inputs[0].name == "<stdin>" and sys.stdin.isatty():  # as `cat` users expect: say what it waits for
+        print("tagger tag: reading text from the terminal; end it with Ctrl-D (files or text as arguments: "
+              "tagger tag --help)", file=sys.stderr)
+    tagger, tag = _tagging_function(args)
+    header = tsv_header(tagger.columns, args.probabilities, args.top_k) if args.output_format == "tsv" and args.header else ""
+    try:
+        for path, sources in jobs:
+            with open_output(path) as output:
+                output.write(header)
+                for text in tag(_read(sources, args.input_format, lambda: tagger.tokenizer)):
+                    output.write(text)
+    except BrokenPipeError:  # `tagger tag ... | head`: the reader has gone, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
