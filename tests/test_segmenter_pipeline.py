@@ -30,7 +30,7 @@ def test_the_segmenter_travels_in_the_model_file(segmenting_model):
         assert json.loads(handle.metadata()["segmenter"])["format"].startswith("segmenter/")
         assert any(name.startswith("segmenter.") for name in handle.keys())
     tagger = Tagger.load(segmenting_model)
-    assert tagger.tokenizer_kind == "learned" and tagger.tokenizer is tagger.bundle.segmenter
+    assert tagger.tokenizer_kind == "learned" and tagger.tokenizer.segmenter is tagger.bundle.segmenter
 
 
 def test_learned_tokens_keep_exact_offsets_and_the_rules_remain_a_choice(segmenting_model):
