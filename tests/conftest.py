@@ -26,6 +26,23 @@ TINY_MODEL = [
 
 torch.set_num_threads(1)
 
+# Fixtures that train a model (a tagger with Lightning, or a segmenter): every test that uses one, directly or
+# through another fixture, is marked slow below, so `pytest -m "not slow"` trains nothing. A mark on a fixture
+# itself does nothing; tests that run `tagger train` themselves carry @pytest.mark.slow.
+TRAINING_FIXTURES = {
+    "tiny_model",  # here
+    "ner_run",  # test_ner_training.py
+    "segmenting_model",  # test_segmenter_pipeline.py
+    "trained",  # test_segmenter.py: a segmenter, 300 steps
+    "reference_run",  # test_interruption.py
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):  # the closure: fixtures of fixtures too
+            item.add_marker(pytest.mark.slow)
+
 
 def compose_config(run_dir: Path, overrides: list[str] = ()) -> DictConfig:
     """The training config for the carried sample, as `tagger train data=sample ...` composes it."""

@@ -9,7 +9,6 @@ from conftest import SAMPLE_DEV
 from tagger.data.conllu_io import read_conllu
 from tagger.prediction import fast_inference
 from tagger.prediction.fast_inference import UnpackedResidualBiLSTM, resolve_precision
-from tagger.model.encoding import clip_form, encode_forms
 from tagger.model.model_file import FORM_TABLE, load_model
 from tagger.prediction.predictor import Predictor
 from tagger.model.residual_lstm import ResidualBiLSTM
@@ -46,12 +45,20 @@ def test_the_vocabulary_table_changes_no_prediction_and_fills_once(bundle):
 
 
 def test_the_model_file_stores_the_cle_of_every_vocabulary_word(bundle):
-    table, words = bundle.form_table, bundle.vocabs.words
+    """Each row recomputed alone, its character ids built by hand: <bow>, the characters (unseen ones <unk>,
+    a word longer than the limit clipped to its first and last half-limit characters), <eow>."""
+    table, words, chars, limit = bundle.form_table, bundle.vocabs.words, bundle.vocabs.chars, bundle.max_word_chars
     assert table is not None and table.shape == (len(words), bundle.network.cle.output_dim)
-    forms = [clip_form(form, bundle.max_word_chars) for form in words.itos[2:]]
-    with torch.inference_mode():
-        computed = bundle.network.embed_forms(*encode_forms(forms, bundle.vocabs.chars))
-    torch.testing.assert_close(table[2:], computed)
+    assert not table[:2].any()  # <pad>, <unk>
+    assert sum(len(form) > limit for form in words.itos) > 0  # the sample's URLs: clipping is exercised
+    bow, eow = chars.itos.index("<bow>"), chars.itos.index("<eow>")
+    for row, form in enumerate(words.itos[2:], start=2):
+        if len(form) > limit:
+            form = form[: limit // 2] + form[len(form) - limit // 2 :]
+        ids = [bow] + [chars.itos.index(char) if char in chars.itos else 1 for char in form] + [eow]
+        with torch.inference_mode():
+            alone = bundle.network.cle(torch.tensor([ids]), torch.tensor([len(ids)]))[0]
+        torch.testing.assert_close(table[row], alone, msg=f"row {row}: {form!r}")
 
 
 def test_with_the_stored_table_known_words_never_reach_the_character_encoder(bundle):

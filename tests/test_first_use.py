@@ -18,7 +18,6 @@ from conftest import SAMPLE_DEV, TINY_MODEL
 from tagger import Tagger, __version__
 from tagger.errors import TaggerError
 from tagger.inference.documents import TaggedToken
-from tagger.training.train import optional_packages
 from training_runs import ENV, REPO, run
 
 CONLLU = "# text = Dogs bark.\n1\tDogs\t_\t_\t_\t_\t_\t_\t_\t_\n2\tbark\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n3\t.\t_\t_\t_\t_\t_\t_\t_\t_\n\n"
@@ -138,18 +137,36 @@ def test_words_reach_their_multiword_token_and_features_read_as_a_dict(tagger):
     can, nt = sentence.tokens[1], sentence.tokens[2]
     assert can.multiword is nt.multiword and (can.multiword.form, can.multiword.start, can.multiword.end) == ("can't", 4, 9)
     assert sentence.tokens[0].multiword is None
-    feats = sentence.tokens[0].feats
-    assert sentence.tokens[0].features == ({} if feats == "_" else dict(item.split("=") for item in feats.split("|")))
     assert sentence.tokens[0].lemma == sentence.tokens[0].tags["lemma"]
+
+
+def test_features_read_as_a_dict_and_a_model_without_lemmas_has_none():
+    dogs = TaggedToken(1, "Dogs", {"upos": "NOUN", "feats": "Number=Plur|Person=3"})
+    assert dogs.features == {"Number": "Plur", "Person": "3"}
+    assert TaggedToken(2, "to", {"feats": "_"}).features == {}
+    assert TaggedToken(1, "Dogs", {"upos": "NOUN"}).features == {}  # a model without FEATS
     assert TaggedToken(1, "Dogs", {"upos": "NOUN"}).lemma is None  # a model without lemmas (NER) has none
 
 
-def test_the_package_is_typed_and_tag_documents_every_input_kind():
+def test_the_package_is_typed():
     import tagger as package
 
     assert (Path(package.__file__).parent / "py.typed").is_file()
-    doc = Tagger.tag.__doc__
-    assert "raw text" in doc and "CoNLL-U" in doc and "token lists" in doc and "pipe" in doc
+
+
+def test_tag_takes_raw_text_conllu_and_token_lists(tagger):
+    text = "Dogs bark. Cats sleep."
+    raw = tagger.tag(text)
+    assert [[token.form for token in sentence] for sentence in raw] == [["Dogs", "bark", "."], ["Cats", "sleep", "."]]
+    assert [(token.start, token.end) for token in raw[1]] == [(11, 15), (16, 21), (21, 22)]
+    conllu = tagger.tag(CONLLU)
+    assert [token.form for sentence in conllu for token in sentence] == ["Dogs", "bark", "."]
+    assert conllu[0].to_conllu().splitlines()[2].endswith("\tSpaceAfter=No")  # fields it does not predict are kept
+    lists = tagger.tag([["Dogs", "bark", "."], ["Cats", "sleep"]])
+    assert [[(token.form, token.start) for token in sentence] for sentence in lists] == [
+        [("Dogs", None), ("bark", None), (".", None)], [("Cats", None), ("sleep", None)]]
+    with pytest.raises(TaggerError, match=r"for a list of texts use pipe\(texts\)"):
+        tagger.tag(["Dogs bark.", "Cats sleep."])
 
 
 def test_top_k_tags_come_with_their_probabilities(tagger):
@@ -168,6 +185,7 @@ TINY = [*TINY_MODEL, "threads=1", "trainer.enable_progress_bar=false", "~callbac
         "trainer.enable_model_summary=false", "data.test=null"]
 
 
+@pytest.mark.slow
 def test_tensorboard_logging_works(tmp_path):
     result = run([sys.executable, "-m", "tagger.cli", "train", "data=sample", "logger=tensorboard", "trainer.max_epochs=1",
                   *TINY, f"hydra.run.dir={tmp_path}"])
@@ -175,12 +193,40 @@ def test_tensorboard_logging_works(tmp_path):
     assert list((tmp_path / "logs").glob("events.out.tfevents.*"))
 
 
-def test_a_missing_optional_package_says_how_to_install_it():
-    with pytest.raises(TaggerError, match=r"needs the package 'tensorboard', which is not installed: pip install 'tagger\[tensorboard\]'"):
-        with optional_packages():
-            raise ModuleNotFoundError("Neither `tensorboard` nor `tensorboardX` is available.")
+# Imported first (no sitecustomize is installed otherwise): hides tensorboard the two ways Lightning looks for it,
+# its distribution (importlib.metadata.version) and its module (find_spec / import).
+HIDE_TENSORBOARD = """
+import importlib.metadata, sys
+
+HIDDEN = ("tensorboard", "tensorboardX")
+for name in HIDDEN:
+    sys.modules[name] = None
+installed_version = importlib.metadata.version
 
 
+def version(name):
+    if name in HIDDEN:
+        raise importlib.metadata.PackageNotFoundError(name)
+    return installed_version(name)
+
+
+importlib.metadata.version = version
+"""
+
+
+def test_a_missing_optional_package_says_how_to_install_it(tmp_path):
+    (tmp_path / "shim").mkdir()
+    (tmp_path / "shim" / "sitecustomize.py").write_text(HIDE_TENSORBOARD)
+    env = {**ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "shim"), str(REPO), ENV.get("PYTHONPATH")]))}
+    result = run([sys.executable, "-m", "tagger.cli", "train", "data=sample", "logger=tensorboard", "trainer.max_epochs=1",
+                  *TINY, f"hydra.run.dir={tmp_path / 'run'}"], env=env)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.splitlines()[-1] == ("tagger train: error: the configuration needs the package 'tensorboard', "
+                                              "which is not installed: pip install 'tagger[tensorboard]'")
+    assert not list((tmp_path / "run").rglob("*.ckpt"))  # refused before any training
+
+
+@pytest.mark.slow
 def test_a_short_run_from_any_directory_warms_up_logs_its_loss_and_prints_two_decimals(tmp_path):
     """One epoch of ~12 steps: the warm-up (300 steps) is capped at a tenth of the run, so the peak rate is reached."""
     run_dir = tmp_path / "run"

@@ -6,13 +6,16 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from omegaconf import OmegaConf
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from conftest import SAMPLE_DEV
+from tagger.data.conllu_io import read_conllu
 from tagger.evaluation.evaluate import evaluate_file
 from tagger.model.model_file import load_model
+from tagger.prediction.predictor import Predictor
 from tagger.training.run_dir import _with_legacy_keys
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tagger"
@@ -77,9 +80,66 @@ def test_model_files_written_before_the_constants_were_recorded_still_load(tiny_
     assert load_model(old).max_word_chars == 32
 
 
-def test_end_of_training_and_tagger_eval_score_through_one_path(tiny_model):
+def _word_rows(conllu: str) -> list[list[str]]:
+    """ID..FEATS of every syntactic word, read with a plain split: range lines (3-4) and empty nodes (5.1) are no words."""
+    return [line.split("\t")[:6] for line in conllu.splitlines()
+            if line and not line.startswith("#") and line.split("\t")[0].isdigit()]
+
+
+def _hand_counted(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float]:
+    """UPOS, XPOS, UFeats (whole FEATS, in any order, as scoring on gold words does), AllTags (all three) and
+    Lemmas (a gold `_` takes any lemma) in percent of the words, counted one word at a time."""
+    assert [row[:2] for row in gold] == [row[:2] for row in predicted]
+    right = {"UPOS": 0, "XPOS": 0, "UFeats": 0, "AllTags": 0, "Lemmas": 0}
+    for (_, _, gold_lemma, gold_upos, gold_xpos, gold_feats), (_, _, lemma, upos, xpos, feats) in zip(gold, predicted):
+        upos_right, xpos_right = gold_upos == upos, gold_xpos == xpos
+        feats_right = sorted(gold_feats.split("|")) == sorted(feats.split("|"))
+        right["UPOS"] += upos_right
+        right["XPOS"] += xpos_right
+        right["UFeats"] += feats_right
+        right["AllTags"] += upos_right and xpos_right and feats_right
+        right["Lemmas"] += gold_lemma == "_" or gold_lemma == lemma
+    return {name: 100.0 * count / len(gold) for name, count in right.items()}
+
+
+def _predicted_conllu(model_path: Path, gold: Path) -> str:
+    predicted = Predictor(load_model(model_path), precision="float32").predict(read_conllu(gold))
+    return "".join(sentence.to_conllu() for sentence in predicted)
+
+
+def test_end_of_training_and_tagger_eval_give_the_hand_counted_scores(tiny_model):
+    gold = _word_rows(SAMPLE_DEV.read_text())
+    assert len(gold) == 2319  # of its 2354 ID lines, 34 are multiword ranges and one (8.1) an empty node
+    expected = _hand_counted(gold, _word_rows(_predicted_conllu(tiny_model, SAMPLE_DEV)))
+    assert all(0 < value < 100 for value in expected.values())  # a tiny model: right and wrong words in every column
     recorded = json.loads((tiny_model.parent / "scores.json").read_text())["dev"]
-    assert evaluate_file(load_model(tiny_model), SAMPLE_DEV).scores == recorded
+    assert recorded == pytest.approx(expected, abs=1e-9)
+    assert evaluate_file(load_model(tiny_model), SAMPLE_DEV).scores == pytest.approx(expected, abs=1e-9)
+
+
+def test_scores_on_a_gold_file_with_known_differences_from_the_prediction(tiny_model, tmp_path):
+    """Gold = the model's own prediction with a few cells changed by hand: the percentages are known exactly."""
+    lines = _predicted_conllu(tiny_model, SAMPLE_DEV).splitlines()
+    words = [i for i, line in enumerate(lines) if line and not line.startswith("#") and line.split("\t")[0].isdigit()]
+    reordered = next(i for i in words[20:] if lines[i].split("\t")[5].count("|") >= 1)
+    edits = {  # word index -> (column, new gold value); 3 = UPOS, 4 = XPOS, 5 = FEATS, 2 = LEMMA
+        **{words[k]: (3, "GOLD-ONLY") for k in (0, 1, 2)},  # UPOS and AllTags wrong
+        **{words[k]: (4, "GOLD-ONLY") for k in (3, 4)},  # XPOS and AllTags wrong
+        words[5]: (5, "Gold=Only"),  # FEATS and AllTags wrong
+        **{words[k]: (2, "_") for k in (6, 7, 8, 9)},  # no gold lemma: right whatever is predicted
+        **{words[k]: (2, "gold-only") for k in (10, 11)},  # lemma wrong
+        reordered: (5, "|".join(reversed(lines[reordered].split("\t")[5].split("|")))),  # same features: right
+    }
+    for i, (column, value) in edits.items():
+        row = lines[i].split("\t")
+        row[column] = value
+        lines[i] = "\t".join(row)
+    path = tmp_path / "gold.conllu"
+    path.write_text("\n".join(lines) + "\n")
+    n = 2319
+    assert evaluate_file(load_model(tiny_model), path).scores == pytest.approx({
+        "UPOS": 100 * (n - 3) / n, "XPOS": 100 * (n - 2) / n, "UFeats": 100 * (n - 1) / n,
+        "AllTags": 100 * (n - 6) / n, "Lemmas": 100 * (n - 2) / n}, abs=1e-9)
 
 
 def test_configs_saved_by_earlier_versions_get_the_values_they_were_built_with():

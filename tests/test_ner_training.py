@@ -96,18 +96,39 @@ def test_eval_prints_span_scores_for_a_uner_file(ner_run, capsys):
     assert {"NER-P", "NER-R", "NER-F1"} <= set(scores) and "UPOS" not in scores
 
 
+def _spans_by_hand(tags: list[str]) -> list[tuple[int, int, str]]:
+    """(first word, word after the last, type) of every B- tag and the I- tags of its type that follow it."""
+    spans, start, kind = [], None, None
+    for i, tag in enumerate([*tags, "O"]):
+        if start is not None and tag != f"I-{kind}":
+            spans.append((start, i, kind))
+            start = None
+        if tag.startswith("B-"):
+            start, kind = i, tag[2:]
+    return spans
+
+
 @pytest.mark.slow
 def test_tag_json_lists_entities_with_character_offsets(ner_run):
     run_dir, _ = ner_run
     tagger = Tagger(load_model(run_dir / "model.safetensors"), language="pt")
     text = "\n\n".join(" ".join(sentence.forms) for sentence in read_data(UNER_DEV, "uner"))
     document = tagger.tag(text)
-    entities = [entity for sentence in document for entity in sentence.entities]
-    assert entities
-    assert entities == [entity for sentence in document for entity in sentence.to_dict()["entities"]]
-    for entity in entities:
-        assert text[entity["start"] : entity["end"]] == entity["text"]
-        assert entity["token_end"] > entity["token_start"]
+    found = 0
+    for sentence in document:
+        tokens = sentence.tokens
+        for token in tokens:
+            if token.multiword is None:
+                assert text[token.start : token.end] == token.form  # the offsets the spans below are built on
+        expected = [
+            {"text": text[tokens[first].start : tokens[last - 1].end], "type": kind, "token_start": first,
+             "token_end": last, "start": tokens[first].start, "end": tokens[last - 1].end}
+            for first, last, kind in _spans_by_hand([token["misc:NER"] for token in tokens])
+        ]
+        assert sentence.entities == expected
+        assert sentence.to_dict()["entities"] == expected  # the JSON output: [] where a sentence has none
+        found += len(expected)
+    assert found >= 5  # the tiny model finds entities in the dev sample
 
 
 @pytest.mark.slow
