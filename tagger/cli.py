@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model (Hydra overrides follow, e.g. data=en_ewt model/cle=cnn trainer.max_epochs=30)",
         add_help=False,
     )
+    _add_eval(commands)
+    _add_tag(commands)
+    add_commands(commands)
+    return parser
+
+
+def _add_eval(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("eval", help="score a model on a gold file (CoNLL-U, UNER .iob2 or a column file)")
     evaluate.add_argument("model", help="model file, or the name of an installed or shipped model")
     evaluate.add_argument("file", help="gold file")
@@ -128,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--raw", action="store_true",
                           help="tag the gold file's raw text with the whole pipeline and score it the CoNLL 2018 way "
                                "(Tokens, Sentences, Words F1, then tag F1 over aligned words)")
+
+
+def _add_tag(commands: argparse._SubParsersAction) -> None:
     tag = commands.add_parser("tag", help="tag raw text, pre-tokenised text or CoNLL-U (streams stdin to stdout)")
     tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-",
                      help="one or more files (tagged in order into one output), text to tag, or - for stdin (default). "
@@ -161,8 +171,6 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--tokenizer", choices=["auto", "learned", "rules"], default="auto",
                      help="raw text: the model's learned segmenter, or the rule tokenizer (default: learned if the model has one)")
     tag.add_argument("--language", help="ISO 639 code of the text: tokenizer rules for raw text, e.g. en (default: the model's language)")
-    add_commands(commands)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
