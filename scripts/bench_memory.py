@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--line-words", type=int, nargs="+", default=[1_000, 10_000, 100_000, 200_000])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
+    parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "int8"])
     parser.add_argument("--skip", nargs="*", default=[], choices=["pipe", "line", "texts"])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()

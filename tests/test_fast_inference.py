@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import SAMPLE_DEV
-from tagger.data.conllu_io import read_conllu
+from tagger.data.conllu_io import Sentence, read_conllu
 from tagger.prediction import fast_inference
 from tagger.prediction.fast_inference import UnpackedResidualBiLSTM, resolve_precision
 from tagger.model.model_file import FORM_TABLE, load_model
@@ -105,3 +105,18 @@ def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
     assert resolve_precision("auto") == torch.bfloat16
     with pytest.raises(ValueError, match="unknown precision"):
         resolve_precision("int4")
+
+
+def test_int8_is_asked_for_and_tags_like_float32_on_the_sample(bundle):
+    from tagger.errors import TaggerError
+
+    assert resolve_precision("int8") == torch.qint8
+    with pytest.raises(TaggerError, match="CPU only"):
+        resolve_precision("int8", torch.device("cuda"))
+    int8, exact = Predictor(bundle, precision="int8"), Predictor(bundle, precision="float32")
+    assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in int8.network.modules())
+    sentences = [s.forms for s in read_conllu(SAMPLE_DEV)][:200]
+    ours = [s.column("upos") for s in int8.predict([Sentence.from_forms(f) for f in sentences])]
+    theirs = [s.column("upos") for s in exact.predict([Sentence.from_forms(f) for f in sentences])]
+    pairs = [(a, b) for x, y in zip(ours, theirs) for a, b in zip(x, y)]
+    assert sum(a == b for a, b in pairs) / len(pairs) > 0.98

@@ -12,12 +12,19 @@ result on padded input: the forward direction reads each sentence from its start
 after its end never reaches a real token; the backward direction runs forward over every
 sentence reversed *within its length* (padding stays at the end), and its output is reversed
 back. In float32 the packed path is as fast, so the trained network serves unchanged.
+
+`int8` (CPU, asked for only) is PyTorch's dynamic quantization of the LSTMs, GRU and linear
+layers: on a CPU without native bfloat16 (an AMD EPYC here) it runs the encoder about 1.45x
+faster than float32 at the same en_ewt test scores (UPOS 95.79 vs 95.78). It is not the default:
+the activations' scale is computed per batch, so a sentence's tags can depend on the sentences
+batched with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 
 import torch
 from torch import Tensor, nn
@@ -27,7 +34,8 @@ from tagger.errors import TaggerError
 from tagger.model.network import TaggerNetwork
 from tagger.model.residual_lstm import ResidualBiLSTM
 
-PRECISIONS = ("auto", "float32", "bfloat16")
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")
+INT8 = torch.qint8  # the `dtype` that stands for dynamic int8 quantization (activations stay float32)
 # oneDNN's bfloat16 LSTM takes ~4.5 ms per 1000 tokens on a batch of 16k sentences (Xeon with AMX);
 # most other batch sizes take 6-25 ms, an odd one 4-5 times as long, so batches are padded up.
 BATCH_MULTIPLE = 16
@@ -43,6 +51,10 @@ def resolve_precision(precision: str, device: torch.device = torch.device("cpu")
     """The dtype for `precision` on `device`; "auto" is bfloat16 where the device has it natively, else float32."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+    if precision == "int8":
+        if device.type != "cpu":
+            raise TaggerError("precision int8 runs on the CPU only; use auto, float32 or bfloat16 on a GPU")
+        return INT8
     if device.type == "cuda":
         native = torch.cuda.is_bf16_supported(including_emulation=False)
         if precision == "bfloat16" and not native:
@@ -117,6 +129,13 @@ def inference_network(network: TaggerNetwork, dtype: torch.dtype, device: torch.
         return copy.deepcopy(network).to(device).eval()
     if dtype == torch.float32:
         return network.eval()
+    if dtype == INT8:
+        with warnings.catch_warnings():  # torch 2.13 points to torchao for new code; the API works as measured here
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
+            return torch.ao.quantization.quantize_dynamic(
+                copy.deepcopy(network).eval(), {nn.LSTM, nn.GRU, nn.Linear}, dtype=torch.qint8
+            ).eval()
     fast = copy.deepcopy(network).eval()
     fast.encoder = UnpackedResidualBiLSTM(network.encoder)
     return fast.to(dtype).eval()

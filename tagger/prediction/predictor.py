@@ -23,7 +23,7 @@ from tagger.model.bucketing import token_budget_batches
 from tagger.model.decoding import LemmaDecoder, entity_decoders, lemma_decoders
 from tagger.model.encoding import collate, encode_forms, encode_sentences
 from tagger.model.model_file import ModelBundle
-from tagger.prediction.fast_inference import arithmetic, inference_network, resolve_precision
+from tagger.prediction.fast_inference import INT8, arithmetic, inference_network, resolve_precision
 from tagger.prediction.form_cache import FormEmbeddingCache
 from tagger.prediction.windows import cut, join
 
@@ -67,8 +67,8 @@ class Predictor:
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device)
         self.network = inference_network(bundle.network.eval(), self.dtype, self.device)
-        # CLEs are kept in the dtype the network computes them in; under GPU autocast, in float32
-        self.cache_dtype = self.dtype if self.device.type == "cpu" else torch.float32
+        # CLEs are kept in the dtype the network computes them in; under GPU autocast and int8, in float32
+        self.cache_dtype = self.dtype if self.device.type == "cpu" and self.dtype != INT8 else torch.float32
         self.vocabs = bundle.vocabs
         self.columns = bundle.columns
         # entity columns decode to valid IOB2 spans, lemma columns to edit scripts that apply
