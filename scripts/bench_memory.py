@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -135,7 +136,9 @@ def main() -> None:
         else:
             print(json.dumps(texts_against_one(args.model, args.threads, args.precision)))
         return
-    report: dict = {"model": args.model, "precision": args.precision, "threads": args.threads}
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")  # for every child, as the `tagger` CLI sets it
+    report: dict = {"model": args.model, "precision": args.precision, "threads": args.threads,
+                    "onednn_primitive_cache": os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"]}
     if "pipe" not in args.skip:
         runs = [_in_child(args, "pipe", limit) for limit in args.words]
         smallest, largest = runs[0], runs[-1]

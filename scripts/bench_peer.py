@@ -6,7 +6,7 @@ systems on the test set and prints words per second, the ratios and each system'
 JSON. Every timing runs in a process of its own (in one process torch's OpenMP threads and
 spaCy's numpy compete, and the ratio swung from 0.72x to 1.50x with the harness): each round
 starts one process per system, which loads its model, tags the input once untimed and then
-times one pass; the systems take turns, round after round, with the same threads, and the
+times three passes (their median); the systems take turns, round after round, with the same threads, and the
 median of the rounds is reported with its spread. The tagger runs in its default precision and
 in float32 (most laptops have no native bfloat16). `--whole-process` also times `tagger tag` of
 the test raw text as a whole command (median of the rounds).
@@ -73,10 +73,12 @@ def upos_accuracy(predicted: list[list[str]], gold: list[list[str]]) -> float:
 
 
 SYSTEMS = ("spacy", "tagger", "tagger float32")
+PASSES = 3  # timed passes per process, after an untimed one: the process reports their median
 
 
 def child(system: str, model: str, spacy_dir: Path, data: Path, threads: int) -> dict:
-    """Load one system, tag the test input once untimed, then time one pass of each kind: words/s and UPOS."""
+    """Load one system, tag the test input once untimed, then time PASSES passes of each kind: words/s (of
+    their median) and UPOS."""
     for variable in THREAD_VARIABLES:  # numpy (spaCy) and torch read their thread counts when first imported
         os.environ[variable] = str(threads)
     from tagger.data.conllu_io import read_conllu
@@ -112,9 +114,12 @@ def child(system: str, model: str, spacy_dir: Path, data: Path, threads: int) ->
     result = {}
     for kind, run in runs.items():
         run()
-        started = time.perf_counter()
-        run()
-        result[kind] = n_words / (time.perf_counter() - started)
+        seconds = []
+        for _ in range(PASSES):
+            started = time.perf_counter()
+            run()
+            seconds.append(time.perf_counter() - started)
+        result[kind] = n_words / statistics.median(seconds)
     result["upos"] = upos_accuracy(upos(), [s.column("upos") for s in gold])
     return result
 

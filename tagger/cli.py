@@ -18,6 +18,10 @@ from tagger.packaging.commands import add_commands, models_command, package_comm
 # spinning threads made tagging 12x slower, sleeping ones under 2x (scripts/bench_peer.py's notes).
 # It must be set before torch is first imported; an explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# oneDNN compiles a primitive per input shape and keeps 1,024 of them; a long stream meets thousands of
+# batch shapes, and that cache alone grew `Tagger.pipe`'s peak memory 31 % from 100k to 1M words. 64 keep
+# it within 14 % at the same speed (scripts/bench_memory.py). Read when oneDNN makes its first primitive.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 
 
 def _train(argv: list[str], debug: bool) -> int:
