@@ -101,6 +101,22 @@ def test_the_network_never_sees_more_than_the_window_and_every_word_is_tagged(mo
     assert {token.upos for token in sentence if token.form == "the"} == {"DET"}
 
 
+def test_a_long_raw_line_through_the_learned_segmenter_is_windowed_with_offsets_and_probabilities(monkeypatch):
+    tagger = Tagger.load("en_ewt", precision="float32")
+    seen: list[int] = []
+    original = tagger.predictor.logits
+    monkeypatch.setattr(tagger.predictor, "logits", lambda forms: seen.extend(map(len, forms)) or original(forms))
+    text = "the dog saw a cat " * 120  # 600 words, no punctuation: one sentence for the segmenter
+    document = tagger.tag(text, probabilities=True, top_k=2)
+    tokens = [token for sentence in document for token in sentence]
+    assert max(map(len, document)) > predictor_module.MAX_SENTENCE_TOKENS  # a sentence the network cannot see whole
+    assert max(seen) <= predictor_module.MAX_SENTENCE_TOKENS
+    assert [t.form for t in tokens] == text.split()
+    assert all(text[t.start : t.end] == t.form for t in tokens)
+    assert all(0 < t.probabilities["upos"] <= 1 and len(t.top_k["upos"]) == 2 for t in tokens)
+    assert {t.upos for t in tokens if t.form in ("dog", "cat")} == {"NOUN"}
+
+
 def test_entity_spans_stay_well_formed_where_windows_meet():
     def piece(tags: list[str]) -> Sentence:
         sentence = Sentence.from_forms(["w"] * len(tags))

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from tagger.data.conllu_io import Sentence
-from tagger.errors import TaggerError
 from tagger.device import resolve_device
+from tagger.errors import TaggerError
 from tagger.model.bucketing import token_budget_batches
 from tagger.model.decoding import LemmaDecoder, entity_decoders, lemma_decoders
 from tagger.model.encoding import collate, encode_forms, encode_sentences
