@@ -63,11 +63,40 @@ def corpora(data_dir: Path, only: list[str] | None) -> list[Corpus]:
     return found
 
 
+# Keys of the resolved config that say where a run lives, how many threads it had or what it shows while
+# it runs, not what it trains: a change of these rebuilds nothing
+RUN_KEYS = ("run_dir", "output_model", "resume", "ckpt_path", "threads", "data_dir", "logger")
+DISPLAY_KEYS = {"trainer": ("enable_progress_bar", "enable_model_summary", "log_every_n_steps"),
+                "callbacks": ("progress_bar", "learning_rate_monitor")}
+
+
+def resolved_config(corpus: Corpus, overrides: list[str]) -> dict:
+    """The config `tagger train` composes for the corpus, every default resolved, without RUN_KEYS; data paths
+    relative to the data folder. The segmenter's settings count only where a segmenter is learned (CoNLL-U)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        cfg = compose("train", overrides=[*corpus.train_arguments(overrides), "data_dir=DATA", "run_dir=RUN"])
+    config = OmegaConf.to_container(cfg, resolve=True)
+    for key in RUN_KEYS:
+        config.pop(key, None)
+    for section, keys in DISPLAY_KEYS.items():
+        for key in keys:
+            config[section].pop(key, None)
+    if config["data"]["format"] != "conllu" or config["segmenter"]["learn"] is False:
+        config.pop("segmenter")
+    return config
+
+
 def recipe(corpus: Corpus, args: argparse.Namespace) -> str:
-    """What makes a build current: the training arguments, the data files, the tagger and package versions."""
+    """What makes a build current: the resolved training config, the data files, the tagger and package versions.
+
+    A later change of any default changes the key of exactly the models whose config it changes."""
     from tagger import __version__
 
-    digest = hashlib.sha256(json.dumps([corpus.train_arguments(args.overrides), __version__, args.version]).encode())
+    config = resolved_config(corpus, args.overrides)
+    digest = hashlib.sha256(json.dumps([config, __version__, args.version], sort_keys=True).encode())
     for path in sorted(corpus.directory.iterdir()):
         if path.is_file():
             digest.update(path.name.encode() + hashlib.sha256(path.read_bytes()).digest())

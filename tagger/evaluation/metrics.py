@@ -1,5 +1,9 @@
 """Scores the way the CoNLL 2018 shared task computes them: accuracy over syntactic words.
 
+As `conll18_ud_eval.py` does, UFeats and AllTags compare only the universal features of FEATS
+(order-insensitive); `Feats` is the accuracy of the whole FEATS string, language-specific
+features included, which is what the model predicts.
+
 Entity columns (IOB2 tags, e.g. `misc:NER`) are scored as spans instead, with seqeval in
 strict IOB2 mode: precision, recall and F1, micro-averaged and per entity type.
 """
@@ -11,8 +15,10 @@ from collections.abc import Sequence
 from tagger.data.conllu_io import MISC_PREFIX, Sentence
 from tagger.data.iob import entity_spans
 from tagger.data.readers import is_entity_column
+from tagger.evaluation.conll18 import UNIVERSAL_FEATURES
 
 METRIC_NAMES = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats", "lemma": "Lemmas"}
+WHOLE_FEATS = "Feats"  # accuracy of the whole FEATS string, beside the official UFeats
 ALL_TAGS = ("upos", "xpos", "feats")  # CoNLL 2018's AllTags: these together (lemmas are scored on their own)
 
 
@@ -20,25 +26,29 @@ def metric_name(column: str) -> str:
     return METRIC_NAMES.get(column, column)
 
 
-def _normalise(column: str, value: str) -> str | frozenset[str]:
-    # FEATS is a set of attribute=value pairs: order does not matter
-    return frozenset(value.split("|")) if column == "feats" else value
+def _features(value: str, universal_only: bool) -> frozenset[str]:
+    """FEATS as a set of attribute=value pairs (order does not matter); `_` is the empty set."""
+    pairs = [] if value == "_" else value.split("|")
+    return frozenset(p for p in pairs if not universal_only or p.partition("=")[0] in UNIVERSAL_FEATURES)
 
 
 def _right(column: str, gold: str, predicted: str) -> bool:
+    """Right the way the official script counts it (FEATS: universal features only)."""
     if column == "lemma" and gold == "_":  # an unannotated lemma, as CoNLL 2018 scores it: anything goes
         return True
-    return _normalise(column, gold) == _normalise(column, predicted)
+    if column == "feats":
+        return _features(gold, True) == _features(predicted, True)
+    return gold == predicted
 
 
 def tagging_accuracies(gold: Sequence[Sentence], predicted: Sequence[Sentence], columns: Sequence[str]) -> dict[str, float]:
-    """Per-column accuracy in percent, plus AllTags (all of UPOS, XPOS, FEATS that are tagged right;
-    every tagged column for other column sets) when there are several."""
+    """Per-column accuracy in percent (FEATS as the official UFeats and as whole-string `Feats`), plus
+    AllTags (all of UPOS, XPOS, UFeats right; every tagged column for other column sets) when there are several."""
     if len(gold) != len(predicted):
         raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
     together = [c for c in columns if c in ALL_TAGS] if any(c in ALL_TAGS for c in columns) else list(columns)
     correct = {column: 0 for column in columns}
-    all_correct = total = 0
+    all_correct = total = whole_feats = 0
     for gold_sentence, predicted_sentence in zip(gold, predicted):
         if gold_sentence.forms != predicted_sentence.forms:
             raise ValueError(f"sentence at line {gold_sentence.line} has different words in the prediction")
@@ -48,8 +58,13 @@ def tagging_accuracies(gold: Sequence[Sentence], predicted: Sequence[Sentence], 
         for column, column_hits in hits.items():
             correct[column] += sum(column_hits)
         all_correct += sum(all(word_hits) for word_hits in zip(*(hits[c] for c in together)))
+        if "feats" in columns:
+            whole_feats += sum(_features(g, False) == _features(p, False)
+                               for g, p in zip(gold_sentence.column("feats"), predicted_sentence.column("feats")))
         total += len(gold_sentence)
     scores = {metric_name(c): 100.0 * correct[c] / max(total, 1) for c in columns}
+    if "feats" in columns:
+        scores[WHOLE_FEATS] = 100.0 * whole_feats / max(total, 1)
     if len(together) > 1:
         scores["AllTags"] = 100.0 * all_correct / max(total, 1)
     return scores
