@@ -155,8 +155,10 @@ def _add_tag(commands: argparse._SubParsersAction) -> None:
     tag.add_argument("--input-format", "-i", choices=["raw", "lines", "tokenized", "conllu"],
                      help="raw text; raw text with one sentence a line (never split or joined); one pre-tokenised "
                           "sentence a line; or CoNLL-U (default: CoNLL-U if the input looks like it, else raw)")
-    tag.add_argument("--output-format", "-f", choices=["conllu", "tsv", "json"], default="conllu",
-                     help="CoNLL-U, FORM and predicted columns as TSV, or JSON Lines (one sentence a line)")
+    tag.add_argument("--output-format", "-f", choices=["conllu", "tsv", "json"],
+                     help="CoNLL-U, FORM and predicted columns as TSV, or JSON Lines (one sentence a line); default: "
+                          "from --output's extension (.json/.jsonl, .tsv, .conllu), else json with --probabilities "
+                          "or --top-k, else conllu")
     tag.add_argument("--output", "-o", help="write here instead of stdout")
     tag.add_argument("--output-dir", metavar="DIR",
                      help="one output per input file: DIR/NAME.conllu (.tsv, .jsonl) for each file NAME.*")

@@ -134,6 +134,18 @@ def open_output(path: str | Path | None) -> Iterator[TextIO]:
         yield stream
 
 
+FORMATS_BY_EXTENSION = {".json": "json", ".jsonl": "json", ".tsv": "tsv", ".conllu": "conllu", ".conll": "conllu"}
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """The output format: --output-format, else what --output's extension names, else JSON where probabilities
+    or top-k tags are asked for (CoNLL-U has no place for them), else CoNLL-U."""
+    if args.output_format:
+        return args.output_format
+    by_extension = FORMATS_BY_EXTENSION.get(Path(args.output).suffix.lower()) if args.output else None
+    return by_extension or ("json" if args.probabilities or args.top_k else "conllu")
+
+
 def _check_options(args: argparse.Namespace) -> None:
     if (args.probabilities or args.top_k) and args.output_format == "conllu":
         raise TaggerError(f"{'--probabilities' if args.probabilities else '--top-k'} needs --output-format json or tsv")
@@ -192,6 +204,7 @@ def run_tag(args: argparse.Namespace) -> int:
     """`tagger tag`: every argument and output checked first, then the model loaded, then the streaming."""
     from tagger.inference.documents import tsv_header
 
+    args.output_format = output_format(args)
     _check_options(args)
     inputs = tag_inputs(args.input, args.text)
     if args.output_dir:

@@ -121,8 +121,8 @@ def test_tag_json_lists_entities_with_character_offsets(ner_run):
             if token.multiword is None:
                 assert text[token.start : token.end] == token.form  # the offsets the spans below are built on
         expected = [
-            {"text": text[tokens[first].start : tokens[last - 1].end], "type": kind, "token_start": first,
-             "token_end": last, "start": tokens[first].start, "end": tokens[last - 1].end}
+            {"text": text[tokens[first].start : tokens[last - 1].end], "type": kind, "token_start": tokens[first].id,
+             "token_end": tokens[last - 1].id, "start": tokens[first].start, "end": tokens[last - 1].end}
             for first, last, kind in _spans_by_hand([token["misc:NER"] for token in tokens])
         ]
         assert sentence.entities == expected
@@ -140,6 +140,6 @@ def test_an_ner_models_tokens_name_the_entity_tag_and_read_unpredicted_columns_a
         assert token.upos is None and token.xpos is None and token.lemma is None and token.feats is None
         assert token.features == {}
     as_json = sentence.to_dict()["tokens"][1]
-    assert as_json["ner"] == as_json["misc:NER"] == sentence.tokens[1].ner  # the old key stays for existing readers
+    assert as_json["ner"] == sentence.tokens[1].ner and "misc:NER" not in as_json  # one name for the entity tag
     with pytest.raises(AttributeError):
         sentence.tokens[0].uppos  # a misspelt name is still an error, not None

@@ -3,6 +3,17 @@
 A `TaggedSentence` wraps the lossless `Sentence` record (so CoNLL-U input comes back with only
 the predicted columns changed) plus, for raw text, each word's character offsets. Token objects
 are built only when asked for: streaming to CoNLL-U never creates them.
+
+The JSON shape has its home here, and every output (`tagger tag -f json`, `Tagger.tag(...).to_json()`,
+the server, the Ray engine) goes through these `to_dict` methods. A document is
+`{"sentences": [SENTENCE, ...]}`; a SENTENCE is `{"id", "text", "tokens": [TOKEN, ...], "entities",
+"multiword_tokens"}` (`id` and `text` where known; `entities` for an entity model; `multiword_tokens`
+where there are some); a TOKEN is `{"id", "form", "start", "end", "upos", "xpos", "feats", "lemma",
+"ner", "probabilities", "top_k"}`: ids count words from 1, `start`/`end` are character offsets
+into the text given (raw text only), `feats` is a dict (`{}` for none), each predicted column
+appears under its own name (`ner` for the entity column `misc:NER`), and `probabilities` /
+`top_k` only when asked for, keyed by the same names. An entity names its first and last token by
+their ids (`token_start`, `token_end`, both included, as a CoNLL-U range `2-3` is).
 """
 
 from __future__ import annotations
@@ -17,6 +28,11 @@ from tagger.inference.entities import entity_spans
 
 # what `token.upos` etc. may name: None where the model does not predict it (an NER model has no upos)
 _COLUMN_NAMES = frozenset(COLUMNS[2:])
+
+
+def json_name(column: str) -> str:
+    """A predicted column's key in JSON: its own name, `ner` for the entity column."""
+    return "ner" if column == NER_COLUMN else column
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +93,17 @@ class TaggedToken:
         return dict(item.partition("=")[::2] for item in feats.split("|"))
 
     def to_dict(self) -> dict:
+        """The token's JSON object (see the module docstring)."""
         data: dict = {"id": self.id, "form": self.form}
         if self.start is not None:
             data["start"], data["end"] = self.start, self.end
-        data.update(self.tags)
-        if NER_COLUMN in self.tags:  # the documented name; "misc:NER" stays for readers written before it
-            data["ner"] = self.tags[NER_COLUMN]
+        data.update((json_name(column), value) for column, value in self.tags.items())
+        if "feats" in self.tags:
+            data["feats"] = self.features
         if self.probabilities is not None:
-            data["probabilities"] = self.probabilities
+            data["probabilities"] = {json_name(column): p for column, p in self.probabilities.items()}
         if self.top_k is not None:
-            data["top_k"] = {column: [[tag, p] for tag, p in ranked] for column, ranked in self.top_k.items()}
+            data["top_k"] = {json_name(column): [[tag, p] for tag, p in ranked] for column, ranked in self.top_k.items()}
         return data
 
 
@@ -105,9 +122,17 @@ class TaggedSentence:
 
     @property
     def text(self) -> str | None:
+        return self._comment("# text = ")
+
+    @property
+    def id(self) -> str | None:
+        """The sentence's `# sent_id` (numbered from 1 in a text; across files in `tagger tag`), if it has one."""
+        return self._comment("# sent_id = ")
+
+    def _comment(self, prefix: str) -> str | None:
         for comment in self.sentence.comments:
-            if comment.startswith("# text = "):
-                return comment[len("# text = "):]
+            if comment.startswith(prefix):
+                return comment[len(prefix):]
         return None
 
     @property
@@ -147,9 +172,9 @@ class TaggedSentence:
 
     @property
     def entities(self) -> list[dict]:
-        """The entity spans of the NER column(s): `text`, `type`, `token_start`/`token_end` (0-based,
-        end exclusive) and, for raw text, character `start`/`end`; a `column` key when the model tags
-        several entity columns. Empty for a model without one."""
+        """The entity spans of the NER column(s): `text`, `type`, `token_start`/`token_end` (the ids of its
+        first and last token) and, for raw text, character `start`/`end`; a `column` key when the model
+        tags several entity columns. Empty for a model without one."""
         entity_columns = self._entity_columns()
         return [
             {**entity, "column": column} if len(entity_columns) > 1 else entity
@@ -167,7 +192,10 @@ class TaggedSentence:
         return self.sentence.to_conllu() if self.sentence.rows else ""
 
     def to_dict(self) -> dict:
-        data: dict = {"text": self.text} if self.text is not None else {}
+        """The sentence's JSON object (see the module docstring): one line of `tagger tag -f json`."""
+        data: dict = {"id": _number(self.id)} if self.id is not None else {}
+        if self.text is not None:
+            data["text"] = self.text
         data["tokens"] = [token.to_dict() for token in self.tokens]
         if self._entity_columns():  # a NER model lists its spans, even when there are none
             data["entities"] = self.entities
@@ -206,10 +234,29 @@ def tsv_header(columns: Sequence[str], probabilities: bool = False, top_k: int =
 
 
 class TaggedDocument(Sequence[TaggedSentence]):
-    """The result of `Tagger.tag`: a sequence of tagged sentences, writable as CoNLL-U or JSON."""
+    """The result of `Tagger.tag`: a sequence of tagged sentences, writable as CoNLL-U or JSON.
 
-    def __init__(self, sentences: list[TaggedSentence]) -> None:
+    `text` is the text that was tagged (raw input as given; otherwise the sentences' texts, or
+    their words, joined by spaces); `entities` every entity of the document in order, each with
+    the `sentence` (from 1) it is in (spaCy's `doc.ents`; `ents` is the same list).
+    """
+
+    def __init__(self, sentences: list[TaggedSentence], text: str | None = None) -> None:
         self.sentences = sentences
+        self._text = text
+
+    @property
+    def text(self) -> str:
+        if self._text is not None:
+            return self._text
+        return " ".join(s.text if s.text is not None else " ".join(s.sentence.forms) for s in self.sentences)
+
+    @property
+    def entities(self) -> list[dict]:
+        return [{"sentence": number, **entity} for number, sentence in enumerate(self.sentences, start=1)
+                for entity in sentence.entities]
+
+    ents = entities
 
     def __getitem__(self, index):
         return self.sentences[index]
@@ -223,8 +270,17 @@ class TaggedDocument(Sequence[TaggedSentence]):
     def to_conllu(self) -> str:
         return "".join(sentence.to_conllu() for sentence in self.sentences)
 
+    def to_dict(self) -> dict:
+        """The document's JSON object: `{"sentences": [...]}` (see the module docstring)."""
+        return {"sentences": [sentence.to_dict() for sentence in self.sentences]}
+
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps({"sentences": [s.to_dict() for s in self.sentences]}, ensure_ascii=False, indent=indent)
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+
+def _number(sentence_id: str) -> int | str:
+    """A sentence id as JSON: a number where it is one (as `tagger tag` numbers them), else the string."""
+    return int(sentence_id) if sentence_id.isdigit() else sentence_id
 
 
 def _range(token_id: str) -> range:
@@ -235,5 +291,5 @@ def _range(token_id: str) -> range:
 OUTPUT_FORMATS = {
     "conllu": TaggedSentence.to_conllu,
     "tsv": TaggedSentence.to_tsv,
-    "json": lambda sentence: sentence.to_json() + "\n",  # JSON Lines: one sentence a line, streamable
+    "json": lambda sentence: sentence.to_json() + "\n",  # JSON Lines: a document's sentences, one a line (streamable)
 }

@@ -8,8 +8,8 @@ from tagger.data.iob import entity_spans as iob2_spans
 
 
 def entity_spans(tags: Sequence[str], tokens: Sequence[str], offsets: Sequence[tuple[int, int]] | None = None) -> list[dict]:
-    """One dict per entity: `text`, `type`, `token_start`/`token_end` (0-based, end exclusive, into
-    the sentence's words) and, when the words' character `offsets` into raw input are known,
+    """One dict per entity: `text`, `type`, `token_start`/`token_end` (the ids of its first and last
+    word: counted from 1, both included, as the words' `id`s and CoNLL-U ranges are) and, when the words' character `offsets` into raw input are known,
     `start`/`end` there too.
 
     Without offsets the text is the words joined by spaces; with them, a space only where the
@@ -23,7 +23,7 @@ def entity_spans(tags: Sequence[str], tokens: Sequence[str], offsets: Sequence[t
             )
         else:
             text = " ".join(tokens[span.start : span.end])
-        entity: dict = {"text": text, "type": span.type, "token_start": span.start, "token_end": span.end}
+        entity: dict = {"text": text, "type": span.type, "token_start": span.start + 1, "token_end": span.end}
         if offsets:
             entity["start"], entity["end"] = offsets[span.start][0], offsets[span.end - 1][1]
         entities.append(entity)

@@ -151,7 +151,7 @@ class Tagger:
         """
         sentences = self._read(data, input_format)
         self._predict(sentences, probabilities, top_k)
-        return TaggedDocument(sentences)
+        return TaggedDocument(sentences, self._raw_text(data, input_format))
 
     def pipe(
         self, texts: Iterable[str], batch_size: int = 256, input_format: str = "auto", probabilities: bool = False,
@@ -169,7 +169,8 @@ class Tagger:
         while group := list(itertools.islice(iterator, batch_size)):
             documents = self._read_group(group, input_format)
             self._predict([sentence for document in documents for sentence in document], probabilities, top_k)
-            yield from map(TaggedDocument, documents)
+            for text, document in zip(group, documents):
+                yield TaggedDocument(document, self._raw_text(text, input_format))
 
     def _read_group(self, texts: list[str], input_format: str) -> list[list[TaggedSentence]]:
         """Each text's sentences; the raw texts among them go through the tokenizer in one call."""
@@ -183,6 +184,14 @@ class Tagger:
         for i, document in zip(raw, read_raw_texts(list(raw.values()), self.tokenizer)):
             documents[i] = document
         return documents
+
+    @staticmethod
+    def _raw_text(data: str | Sequence[Sequence[str]], input_format: str) -> str | None:
+        """The text a document's offsets index, where the input was raw text (a leading BOM kept)."""
+        if not isinstance(data, (str, bytes, bytearray)) or input_format not in ("auto", "raw"):
+            return None
+        text = _text(data)
+        return text if input_format == "raw" or not looks_like_conllu(text) else None
 
     def _read(self, data: str | Sequence[Sequence[str]], input_format: str) -> list[TaggedSentence]:
         if input_format != "auto" and input_format not in INPUT_FORMATS:

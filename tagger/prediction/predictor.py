@@ -151,28 +151,35 @@ class Predictor:
         lemmatiser = self.lemma_decoders.get(column)
         if lemmatiser:  # scripts that cannot apply have no probability; alternatives are named by their lemma
             probs[~lemmatiser.allowed([sentence.forms for sentence in sentences], probs.shape[1])] = 0
+        if lemmatiser:  # a lemma's probability is that of every script giving it, in `probabilities` as in `top_k`
+            ranked_probs, ranked = probs.topk(min(max(top_k, LEMMA_SCRIPTS_RANKED), probs.shape[-1] - 2), dim=-1)
+            for sentence, n, ids, values in zip(sentences, lengths, ranked.tolist(), ranked_probs.tolist()):
+                alternatives = [_distinct_lemmas(lemmatiser, form, row, ps) for form, row, ps in
+                                zip(sentence.forms, ids[:n], values[:n])]
+                if probabilities:
+                    sentence.probabilities[column] = [dict(found).get(lemma, 0.0) for found, lemma in
+                                                      zip(alternatives, sentence.column(column))]
+                if top_k:
+                    sentence.top_k[column] = [found[:top_k] for found in alternatives]
+            return
         if probabilities:
             best_probs = probs.gather(-1, best.unsqueeze(-1)).squeeze(-1).tolist()
             for sentence, n, values in zip(sentences, lengths, best_probs):
                 sentence.probabilities[column] = values[:n]
-        if top_k:  # lemmas: scripts ranked deeper, as several may give one lemma
-            depth = max(top_k, LEMMA_SCRIPTS_RANKED) if lemmatiser else top_k
-            ranked_probs, ranked = probs.topk(min(depth, probs.shape[-1] - 2), dim=-1)
+        if top_k:
+            ranked_probs, ranked = probs.topk(min(top_k, probs.shape[-1] - 2), dim=-1)
             for sentence, n, ids, values in zip(sentences, lengths, ranked.tolist(), ranked_probs.tolist()):
-                sentence.top_k[column] = [
-                    _distinct_lemmas(lemmatiser, form, row, ps, top_k) if lemmatiser else [(itos[i], p) for i, p in zip(row, ps)]
-                    for form, row, ps in zip(sentence.forms, ids[:n], values[:n])
-                ]
+                sentence.top_k[column] = [[(itos[i], p) for i, p in zip(row, ps)] for row, ps in zip(ids[:n], values[:n])]
 
 
 def _distinct_lemmas(
-    lemmatiser: LemmaDecoder, form: str, scripts: list[int], probabilities: list[float], k: int
+    lemmatiser: LemmaDecoder, form: str, scripts: list[int], probabilities: list[float]
 ) -> list[tuple[str, float]]:
-    """A word's k most probable distinct lemmas: two scripts that give one lemma (keep `I`, or lower-case then
-    upper-case it) are one alternative to a user, with their probabilities summed."""
+    """A word's distinct lemmas, most probable first: two scripts that give one lemma (keep `I`, or lower-case
+    then upper-case it) are one alternative to a user, with their probabilities summed."""
     summed: dict[str, float] = {}
     for script, probability in zip(scripts, probabilities):
         if probability > 0:  # scripts that cannot apply have none
             lemma = lemmatiser.lemma(script, form)
             summed[lemma] = summed.get(lemma, 0.0) + probability
-    return sorted(summed.items(), key=lambda item: -item[1])[:k]
+    return sorted(summed.items(), key=lambda item: -item[1])
