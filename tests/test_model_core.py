@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from conftest import SAMPLE_DEV
 from tagger.data.conllu_io import read_conllu
+from tagger.evaluation.conll18 import UNIVERSAL_FEATURES
 from tagger.evaluation.evaluate import evaluate_file
 from tagger.model.model_file import load_model
 from tagger.prediction.predictor import Predictor
@@ -87,16 +88,22 @@ def _word_rows(conllu: str) -> list[list[str]]:
 
 
 def _hand_counted(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float]:
-    """UPOS, XPOS, UFeats (whole FEATS, in any order, as scoring on gold words does), AllTags (all three) and
-    Lemmas (a gold `_` takes any lemma) in percent of the words, counted one word at a time."""
+    """UPOS, XPOS, UFeats (the universal features of FEATS, in any order, as the CoNLL 2018 script),
+    Feats (the whole FEATS), AllTags (UPOS, XPOS, UFeats) and Lemmas (a gold `_` takes any lemma) in percent
+    of the words, counted one word at a time."""
     assert [row[:2] for row in gold] == [row[:2] for row in predicted]
-    right = {"UPOS": 0, "XPOS": 0, "UFeats": 0, "AllTags": 0, "Lemmas": 0}
+
+    def universal(feats: str) -> list[str]:
+        return sorted(f for f in feats.split("|") if f.partition("=")[0] in UNIVERSAL_FEATURES)
+
+    right = {"UPOS": 0, "XPOS": 0, "UFeats": 0, "Feats": 0, "AllTags": 0, "Lemmas": 0}
     for (_, _, gold_lemma, gold_upos, gold_xpos, gold_feats), (_, _, lemma, upos, xpos, feats) in zip(gold, predicted):
         upos_right, xpos_right = gold_upos == upos, gold_xpos == xpos
-        feats_right = sorted(gold_feats.split("|")) == sorted(feats.split("|"))
+        feats_right = universal(gold_feats) == universal(feats)
         right["UPOS"] += upos_right
         right["XPOS"] += xpos_right
         right["UFeats"] += feats_right
+        right["Feats"] += sorted(gold_feats.split("|")) == sorted(feats.split("|"))
         right["AllTags"] += upos_right and xpos_right and feats_right
         right["Lemmas"] += gold_lemma == "_" or gold_lemma == lemma
     return {name: 100.0 * count / len(gold) for name, count in right.items()}
@@ -122,10 +129,13 @@ def test_scores_on_a_gold_file_with_known_differences_from_the_prediction(tiny_m
     lines = _predicted_conllu(tiny_model, SAMPLE_DEV).splitlines()
     words = [i for i, line in enumerate(lines) if line and not line.startswith("#") and line.split("\t")[0].isdigit()]
     reordered = next(i for i in words[20:] if lines[i].split("\t")[5].count("|") >= 1)
+    featured = next(i for i in words[12:20] if lines[i].split("\t")[5] != "_")  # predicted with universal features
+    extended = words[13] if featured != words[13] else words[14]
     edits = {  # word index -> (column, new gold value); 3 = UPOS, 4 = XPOS, 5 = FEATS, 2 = LEMMA
         **{words[k]: (3, "GOLD-ONLY") for k in (0, 1, 2)},  # UPOS and AllTags wrong
         **{words[k]: (4, "GOLD-ONLY") for k in (3, 4)},  # XPOS and AllTags wrong
-        words[5]: (5, "Gold=Only"),  # FEATS and AllTags wrong
+        featured: (5, "Gold=Only"),  # the predicted universal features are not gold's: UFeats, Feats, AllTags wrong
+        extended: (5, "|".join(f for f in [lines[extended].split("\t")[5], "Style=Gold"] if f != "_")),  # Feats wrong only
         **{words[k]: (2, "_") for k in (6, 7, 8, 9)},  # no gold lemma: right whatever is predicted
         **{words[k]: (2, "gold-only") for k in (10, 11)},  # lemma wrong
         reordered: (5, "|".join(reversed(lines[reordered].split("\t")[5].split("|")))),  # same features: right
@@ -138,7 +148,7 @@ def test_scores_on_a_gold_file_with_known_differences_from_the_prediction(tiny_m
     path.write_text("\n".join(lines) + "\n")
     n = 2319
     assert evaluate_file(load_model(tiny_model), path).scores == pytest.approx({
-        "UPOS": 100 * (n - 3) / n, "XPOS": 100 * (n - 2) / n, "UFeats": 100 * (n - 1) / n,
+        "UPOS": 100 * (n - 3) / n, "XPOS": 100 * (n - 2) / n, "UFeats": 100 * (n - 1) / n, "Feats": 100 * (n - 2) / n,
         "AllTags": 100 * (n - 6) / n, "Lemmas": 100 * (n - 2) / n}, abs=1e-9)
 
 
