@@ -121,7 +121,7 @@ def train_phase(args: argparse.Namespace, files: dict[str, Path], run_dir: Path,
 def test_phase(tagger: Tagger, test_file: Path, raw: bool) -> tuple[dict, list[str]]:
     """Scores on the gold words (and raw text), and the predicted UPOS of every gold word."""
     gold = evaluate_file(tagger.predictor, test_file)
-    result = {"device": str(tagger.device), "precision": str(tagger.predictor.dtype).removeprefix("torch."),
+    result = {"device": str(tagger.device), "precision": tagger.precision.name,
               "gold_words": _rounded(gold.scores)}
     if raw:
         tag_text = lambda text: [s.sentence for s in tagger.tag(text, input_format="raw")]  # noqa: E731

@@ -46,11 +46,13 @@ def _eval(args: argparse.Namespace) -> int:
     from tagger.device import resolve_device
     from tagger.evaluation.evaluate import evaluate_file, evaluate_raw
     from tagger.inference.tagger import Tagger
+    from tagger.prediction.precision import ieee_float32_in_this_process
 
     check_output_file(args.output, args.force)  # before the model is loaded or anything tagged
     output = Path(args.output) if args.output else None
     device = resolve_device(args.device, option="--device ")
     # the model's scores, whatever the device: float32 (on a GPU without TF32), as on every CPU
+    ieee_float32_in_this_process()
     tagger = Tagger.load(args.model, precision="float32", tokenizer=args.tokenizer, device=device)
     if args.raw:
         if (args.format or guess_format(args.file)) != "conllu":

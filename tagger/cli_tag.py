@@ -162,8 +162,10 @@ def _tagging_function(args: argparse.Namespace) -> tuple[Tagger, Callable[[Itera
     from tagger.device import resolve_device
     from tagger.inference.documents import OUTPUT_FORMATS, TaggedSentence
     from tagger.inference.tagger import Tagger
+    from tagger.prediction.precision import ieee_float32_in_this_process
 
     device = resolve_device(args.device, option="--device ")
+    ieee_float32_in_this_process()  # float32 on a GPU computes what the CPU computes (workers do the same)
     load_options = {"path_or_name": args.model, "language": args.language, "tokenizer": args.tokenizer, "device": device,
                     "precision": args.precision}
     write = OUTPUT_FORMATS[args.output_format]

@@ -7,9 +7,6 @@ same words (`tagger.training.accelerator`).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 
 from tagger.errors import TaggerError
@@ -43,19 +40,3 @@ def resolve_device(device: str | torch.device = "auto", option: str = "device=")
         raise TaggerError(f"{option}{name}: no such CUDA device ({count} visible: cuda:0 to cuda:{count - 1})")
     return resolved
 
-
-@contextlib.contextmanager
-def exact_float32(device: torch.device) -> Iterator[None]:
-    """float32 on a GPU computed as float32: cuDNN's recurrent and convolution kernels otherwise use
-    TF32 (10-bit mantissa) by default on Ampere and later, and their tags would differ from the
-    CPU's. The setting is process-wide, so it is restored on the way out."""
-    backends = [getattr(torch.backends.cudnn, kind, None) for kind in ("rnn", "conv")]
-    backends = [backend for backend in backends if backend is not None and device.type == "cuda"]
-    previous = [backend.fp32_precision for backend in backends]
-    for backend in backends:
-        backend.fp32_precision = "ieee"
-    try:
-        yield
-    finally:
-        for backend, value in zip(backends, previous):
-            backend.fp32_precision = value

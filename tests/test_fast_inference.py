@@ -7,8 +7,11 @@ import torch
 
 from conftest import SAMPLE_DEV
 from tagger.data.conllu_io import Sentence, read_conllu
-from tagger.prediction import fast_inference
-from tagger.prediction.fast_inference import UnpackedResidualBiLSTM, resolve_precision
+from tagger.errors import TaggerError
+from tagger.inference.tagger import Tagger
+from tagger.prediction import precision
+from tagger.prediction.fast_inference import UnpackedResidualBiLSTM
+from tagger.prediction.precision import Precision
 from tagger.model.model_file import FORM_TABLE, load_model
 from tagger.prediction.predictor import Predictor
 from tagger.model.residual_lstm import ResidualBiLSTM
@@ -99,20 +102,24 @@ def test_the_float32_predictor_runs_the_trained_network_itself(bundle):
 
 
 def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch):
-    monkeypatch.setattr(fast_inference, "native_bfloat16", lambda: False)
-    assert resolve_precision("auto") == torch.float32
-    monkeypatch.setattr(fast_inference, "native_bfloat16", lambda: True)
-    assert resolve_precision("auto") == torch.bfloat16
-    with pytest.raises(ValueError, match="unknown precision"):
-        resolve_precision("int4")
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: False)
+    assert Precision.resolve("auto").dtype == torch.float32
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: True)
+    assert Precision.resolve("auto").dtype == torch.bfloat16
+    assert Precision.resolve("float32").dtype == torch.float32  # asked for: whatever the CPU has
+
+
+def test_an_unknown_precision_is_a_tagger_error_naming_the_choices(bundle):
+    with pytest.raises(TaggerError, match=r"^unknown precision 'int4': use auto, float32, bfloat16, int8$"):
+        Precision.resolve("int4")
+    with pytest.raises(TaggerError, match=r"^unknown precision 'fp16'"):
+        Tagger(bundle, precision="fp16")
 
 
 def test_int8_is_asked_for_and_tags_like_float32_on_the_sample(bundle):
-    from tagger.errors import TaggerError
-
-    assert resolve_precision("int8") == torch.qint8
+    assert Precision.resolve("int8").dtype == torch.qint8 and Precision.resolve("int8").name == "int8"
     with pytest.raises(TaggerError, match="CPU only"):
-        resolve_precision("int8", torch.device("cuda"))
+        Precision.resolve("int8", torch.device("cuda"))
     int8, exact = Predictor(bundle, precision="int8"), Predictor(bundle, precision="float32")
     assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in int8.network.modules())
     sentences = [s.forms for s in read_conllu(SAMPLE_DEV)][:200]

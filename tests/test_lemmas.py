@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
 
 import torch
 from safetensors import safe_open
@@ -54,6 +56,35 @@ def test_remembered_lemmas_are_the_applied_ones_and_memory_stays_bounded():
     expected = [["jum", "cat", "wal", "jumping", "hat"]]  # running -> run strips four characters
     assert small(scores, forms)[0] == large(scores, forms)[0] == large(scores, forms)[0] == expected
     assert len(small.lemmas) <= 2 and len(large.lemmas) == 5
+
+
+def test_threads_sharing_the_remembered_lemmas_without_a_lock_get_the_right_ones():
+    """The memory is a plain dict (README, Threads): every entry a pure function of its key, every dict
+    step atomic. Eight threads with a memory of 3, cleared all the time, and a thread switch forced
+    every microsecond: each lemma is still the applied one, and the memory passes 3 by at most 8."""
+    scripts = ["<pad>", "<unk>", IDENTITY, derive_rule("running", "run"), derive_rule("Dogs", "dog")]
+    expected = {(3, "jumping"): "jum", (4, "Cats"): "cat", (2, "Cats"): "Cats", (3, "walking"): "wal", (4, "Hats"): "hat"}
+    decoder, wrong, start = LemmaDecoder(scripts, memory=3), [], threading.Barrier(8)
+
+    def look_up(shift: int) -> None:
+        start.wait()
+        pairs = list(expected.items())
+        for step in range(3000):
+            (script, form), lemma = pairs[(step + shift) % len(pairs)]
+            if decoder.lemma(script, form) != lemma:
+                wrong.append((script, form))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=look_up, args=(shift,)) for shift in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == [] and len(decoder.lemmas) <= 3 + 8
 
 
 def test_lemmas_are_scored_apart_from_alltags_and_unannotated_gold_counts_as_right():

@@ -71,16 +71,24 @@ SEGMENTER_RUN = ["trainer.max_epochs=1", "segmenter.learn=true", "segmenter.trai
 def test_the_tagger_survives_a_failed_segmenter_phase_and_resume_goes_straight_to_the_segmenter(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     devices = []
+    fit_tagger = train_module.fit_tagger
+
+    def fit_as_if_on_a_second_gpu(config, cfg, objects, checkpoint):
+        """The tagger phase, after which the trainer's strategy says it ran on cuda:1 (CI has no GPU)."""
+        fitted = fit_tagger(config, cfg, objects, checkpoint)
+        monkeypatch.setattr(type(objects.trainer.strategy), "root_device", property(lambda _: torch.device("cuda", 1)))
+        return fitted
 
     def interrupted(*args, device, **kwargs):
         devices.append(device)
         raise KeyboardInterrupt
 
+    monkeypatch.setattr(train_module, "fit_tagger", fit_as_if_on_a_second_gpu)
     monkeypatch.setattr(train_module, "train_segmenter", interrupted)
     with pytest.raises(KeyboardInterrupt, match=rf"^interrupted in the segmenter phase: the tagger is saved, without a "
                                                 rf"segmenter, in {run_dir}/model.safetensors; `tagger train resume={run_dir}` learns it$"):
         train_module.train(compose_config(run_dir, SEGMENTER_RUN))
-    assert devices == [torch.device("cpu")]  # the trainer's accelerator
+    assert devices == [torch.device("cuda", 1)]  # where the tagger phase ran, not the CPU the test runs on
     tagger_only = load_model(run_dir / "model.safetensors")
     assert tagger_only.segmenter is None and tagger_only.provenance["tagger_steps"] > 0
 

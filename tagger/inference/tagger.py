@@ -83,6 +83,7 @@ class Tagger:
         self._tokenizer_lock = threading.Lock()
         self.predictor = Predictor(bundle, batch_tokens, cache_size, precision, form_table, device)
         self.device = self.predictor.device
+        self.precision = self.predictor.precision  # all that `precision` decides (tagger.prediction.precision)
         self.columns = bundle.columns
         if threads:
             torch.set_num_threads(threads)

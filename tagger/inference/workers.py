@@ -52,7 +52,9 @@ def worker_devices(asked: str, device: torch.device, workers: int) -> list[str] 
 def _load(load_options: dict, devices: multiprocessing.Queue | None) -> None:
     global _tagger
     from tagger.inference.tagger import Tagger
+    from tagger.prediction.precision import ieee_float32_in_this_process
 
+    ieee_float32_in_this_process()  # as the command's own process
     _tagger = Tagger.load(**(load_options if devices is None else {**load_options, "device": devices.get()}))
 
 

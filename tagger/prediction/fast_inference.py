@@ -2,7 +2,8 @@
 
 On a GPU the trained network runs as training ran it under `trainer=gpu`: its float32 weights
 copied to the device, under bfloat16 autocast where the GPU has bfloat16 (float32 otherwise, or
-when asked, with TF32 off so that it computes what the CPU computes). On a CPU it runs as below.
+when asked). On a CPU it runs as below. Which precision runs, and what else it decides, is
+`tagger.prediction.precision`.
 
 The BiLSTM encoder is nearly all of the cost of tagging. PyTorch hands only *padded* (not packed)
 LSTM input to oneDNN, whose bfloat16 kernels (AVX512-BF16/AMX) run the encoder 3-4 times faster
@@ -22,47 +23,19 @@ batched with it.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import warnings
 
 import torch
 from torch import Tensor, nn
 
-from tagger.device import exact_float32
-from tagger.errors import TaggerError
 from tagger.model.network import TaggerNetwork
 from tagger.model.residual_lstm import ResidualBiLSTM
 
-PRECISIONS = ("auto", "float32", "bfloat16", "int8")
 INT8 = torch.qint8  # the `dtype` that stands for dynamic int8 quantization (activations stay float32)
 # oneDNN's bfloat16 LSTM takes ~4.5 ms per 1000 tokens on a batch of 16k sentences (Xeon with AMX);
 # most other batch sizes take 6-25 ms, an odd one 4-5 times as long, so batches are padded up.
 BATCH_MULTIPLE = 16
-
-
-def native_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware; elsewhere it is emulated and slower than float32."""
-    capabilities = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
-    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
-
-
-def resolve_precision(precision: str, device: torch.device = torch.device("cpu")) -> torch.dtype:
-    """The dtype for `precision` on `device`; "auto" is bfloat16 where the device has it natively, else float32."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
-    if precision == "int8":
-        if device.type != "cpu":
-            raise TaggerError("precision int8 runs on the CPU only; use auto, float32 or bfloat16 on a GPU")
-        return INT8
-    if device.type == "cuda":
-        native = torch.cuda.is_bf16_supported(including_emulation=False)
-        if precision == "bfloat16" and not native:
-            raise TaggerError(f"precision bfloat16: {torch.cuda.get_device_name(device)} has no bfloat16; use float32")
-        return torch.bfloat16 if precision == "bfloat16" or (precision == "auto" and native) else torch.float32
-    if precision == "auto":
-        return torch.bfloat16 if native_bfloat16() else torch.float32
-    return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
 
 def reversal_index(lengths: Tensor, width: int) -> Tensor:
@@ -124,7 +97,7 @@ class UnpackedResidualBiLSTM(nn.Module):
 
 def inference_network(network: TaggerNetwork, dtype: torch.dtype, device: torch.device = torch.device("cpu")) -> TaggerNetwork:
     """The network to predict with on `device`. On the CPU: `network` itself in float32, else a copy with
-    the unpacked encoder, cast to `dtype`. On a GPU: a float32 copy there (`arithmetic` adds autocast)."""
+    the unpacked encoder, cast to `dtype`. On a GPU: a float32 copy there (`Precision.forward_context` adds autocast)."""
     if device.type != "cpu":
         return copy.deepcopy(network).to(device).eval()
     if dtype == torch.float32:
@@ -139,13 +112,3 @@ def inference_network(network: TaggerNetwork, dtype: torch.dtype, device: torch.
     fast = copy.deepcopy(network).eval()
     fast.encoder = UnpackedResidualBiLSTM(network.encoder)
     return fast.to(dtype).eval()
-
-
-def arithmetic(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
-    """The context a forward pass runs in: autocast to `dtype` on a GPU (float32: TF32 off); nothing on the CPU,
-    whose network is already cast."""
-    if device.type == "cpu":
-        return contextlib.nullcontext()
-    if dtype == torch.float32:
-        return exact_float32(device)
-    return torch.autocast(device.type, dtype=dtype)

@@ -4,7 +4,7 @@ This is the prediction step that tagging (`tagger.inference`), scoring (`tagger.
 the end of training share. Sentences go in length-sorted, token-budgeted batches under
 `torch.inference_mode`. Character-level embeddings are kept per word form
 (`tagger.prediction.form_cache`), so a form runs through the character encoder once. The network
-runs in bfloat16 where the device has it (`tagger.prediction.fast_inference`). On a GPU everything
+runs in bfloat16 where the device has it (`tagger.prediction.precision`). On a GPU everything
 a batch needs lives there (network, stored CLE table and cache, decoding masks); a batch is
 encoded on the CPU and moved once, and only the chosen tag ids come back.
 """
@@ -23,8 +23,8 @@ from tagger.model.bucketing import token_budget_batches
 from tagger.model.decoding import LemmaDecoder, entity_decoders, lemma_decoders
 from tagger.model.encoding import collate, encode_forms, encode_sentences
 from tagger.model.model_file import ModelBundle
-from tagger.prediction.fast_inference import INT8, arithmetic, inference_network, resolve_precision
 from tagger.prediction.form_cache import FormEmbeddingCache
+from tagger.prediction.precision import Precision
 from tagger.prediction.windows import cut, join
 
 # The longest word sequence the network sees at once, and the context a window reads on either side of
@@ -52,11 +52,12 @@ class Predictor:
     `precision` is the arithmetic of the forward pass: "auto" (the default) is bfloat16 on a CPU
     that computes it natively (AVX512-BF16/AMX), where it runs the encoder several times faster
     and tags within 0.1 point of float32 on UD English-EWT; "float32" is the trained network
-    exactly (see `tagger.prediction.fast_inference`). `network` is the network that predicts:
-    `bundle.network` itself in float32, its fast copy otherwise. `cache_size` bounds the CLE cache
-    of forms outside the word vocabulary (0: none); `form_table=False` also computes the CLE of
-    vocabulary forms afresh instead of reading the model file's table. `device` is where it runs
-    ("cpu", "cuda", "cuda:N", "auto"; see `tagger.device`); `batch_tokens` by default suits it.
+    exactly. `self.precision` is the choice made, and all it decides (`tagger.prediction.precision`).
+    `network` is the network that predicts: `bundle.network` itself in float32 on the CPU, a copy
+    otherwise. `cache_size` bounds the CLE cache of forms outside the word vocabulary (0: none);
+    `form_table=False` also computes the CLE of vocabulary forms afresh instead of reading the model
+    file's table. `device` is where it runs ("cpu", "cuda", "cuda:N", "auto"; see `tagger.device`);
+    `batch_tokens` by default suits it.
     """
 
     def __init__(
@@ -65,17 +66,15 @@ class Predictor:
     ) -> None:
         self.bundle = bundle
         self.device = resolve_device(device)
-        self.dtype = resolve_precision(precision, self.device)
-        self.network = inference_network(bundle.network.eval(), self.dtype, self.device)
-        # CLEs are kept in the dtype the network computes them in; under GPU autocast and int8, in float32
-        self.cache_dtype = self.dtype if self.device.type == "cpu" and self.dtype != INT8 else torch.float32
+        self.precision = Precision.resolve(precision, self.device)
+        self.network = self.precision.network(bundle.network.eval())
         self.vocabs = bundle.vocabs
         self.columns = bundle.columns
         # entity columns decode to valid IOB2 spans, lemma columns to edit scripts that apply
         self.entity_decoders = {c: d.to(self.device) for c, d in entity_decoders(self.vocabs.tags).items()}
         self.lemma_decoders = {c: d.to(self.device) for c, d in lemma_decoders(self.vocabs).items()}
         self.batch_tokens = batch_tokens or default_batch_tokens(self.device)
-        stored = None if bundle.form_table is None else bundle.form_table.to(self.device, self.cache_dtype)
+        stored = None if bundle.form_table is None else bundle.form_table.to(self.device, self.precision.embedding_dtype)
         self.cache = FormEmbeddingCache(cache_size, self.vocabs.words, stored, table=form_table)
 
     def clear_caches(self) -> None:
@@ -86,14 +85,14 @@ class Predictor:
 
     def _embed_forms(self, forms: list[str]) -> Tensor:
         chars, lengths = encode_forms(forms, self.vocabs.chars)
-        return self.network.embed_forms(chars.to(self.device), lengths.to(self.device)).to(self.cache_dtype)
+        return self.network.embed_forms(chars.to(self.device), lengths.to(self.device)).to(self.precision.embedding_dtype)
 
     def logits(self, forms: Sequence[Sequence[str]]) -> dict[str, Tensor]:
         """Per column, float32 [sentences, time, tags] on the device, for a batch of sentences given as lists of forms."""
         encoded = encode_sentences(forms, self.vocabs, self.bundle.max_word_chars)
         batch = collate(encoded, range(len(encoded)))
         words, lengths, form_index = (batch[name].to(self.device) for name in ("words", "lengths", "form_index"))
-        with arithmetic(self.device, self.dtype):
+        with self.precision.forward_context():
             form_embeddings = self.cache.lookup([encoded.forms[i] for i in batch["forms"].tolist()], self._embed_forms)
             logits = self.network(words, lengths, form_index, form_embeddings=form_embeddings)
         return {column: values.float() for column, values in logits.items()}

@@ -9,7 +9,7 @@ inside a form) always ends a token, whatever the network says. A sentence may en
 (Turkish ATIS has none): the network learns where from content. The state at a token's last
 character also chooses its multiword rule (`multiword.py`). The network itself, and the
 character encoding training shares, are `tagger.model.segmenter`. On a GPU only the network runs
-there (in float32, TF32 off); the labels come back once per text and the rest stays on the CPU.
+there (in float32); the labels come back once per text and the rest stays on the CPU.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import torch
 from torch import Tensor
 
 from tagger.data.raw_text import NO_BOUNDARY, PARAGRAPH_SEPARATOR, SENTENCE_END, TOKEN_END
-from tagger.device import exact_float32
 from tagger.model.segmenter import FEATURES, Segmenter
 from tagger.segmentation.multiword import NOT_MULTIWORD, MultiwordExpander
 from tagger.segmentation.tokens import BLANK_LINES, Token, TokenizedSentence
@@ -108,7 +107,7 @@ class LearnedSegmenter:
         """Sentences of `text` with offsets into it plus `offset`; a blank line always ends a sentence."""
         if not text.strip():
             return []
-        with torch.inference_mode(), exact_float32(self.device):
+        with torch.inference_mode():
             # the text read between paragraph breaks, as training reads every paragraph: without them
             # its first and last characters see only padding ("sleep." at the very end stayed one token)
             margin = len(PARAGRAPH_SEPARATOR)
