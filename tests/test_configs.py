@@ -59,8 +59,9 @@ def test_the_sample_has_no_test_split_rather_than_its_dev_file_posing_as_one(tmp
     assert config.data.test is None and config.data.dev.endswith("en_sample_dev.conllu")
 
 
-def test_the_readmes_commands_name_corpus_files_by_tagger_data_dir_so_they_work_from_any_clone():
-    readme = (CONF.parent / "README.md").read_text()
-    commands = [line for line in readme.splitlines() if line.lstrip().startswith("tagger ") or "`tagger eval" in line]
+def test_the_documented_commands_name_corpus_files_by_tagger_data_dir_so_they_work_from_any_clone():
+    pages = [CONF.parent / "README.md", *sorted((CONF.parent / "docs").glob("*.md"))]
+    text = "\n".join(page.read_text() for page in pages)
+    commands = [line for line in text.splitlines() if line.lstrip().startswith("tagger ") or "`tagger eval" in line]
     assert not [line for line in commands if "../shared/data/" in line]
-    assert "$TAGGER_DATA_DIR/ud/en_ewt/test.conllu" in readme and "export TAGGER_DATA_DIR=" in readme
+    assert "$TAGGER_DATA_DIR/ud/en_ewt/test.conllu" in text and "export TAGGER_DATA_DIR=" in text

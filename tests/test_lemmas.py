@@ -59,7 +59,7 @@ def test_remembered_lemmas_are_the_applied_ones_and_memory_stays_bounded():
 
 
 def test_threads_sharing_the_remembered_lemmas_without_a_lock_get_the_right_ones():
-    """The memory is a plain dict (README, Threads): every entry a pure function of its key, every dict
+    """The memory is a plain dict (docs/python.md, Threads): every entry a pure function of its key, every dict
     step atomic. Eight threads with a memory of 3, cleared all the time, and a thread switch forced
     every microsecond: each lemma is still the applied one, and the memory passes 3 by at most 8."""
     scripts = ["<pad>", "<unk>", IDENTITY, derive_rule("running", "run"), derive_rule("Dogs", "dog")]

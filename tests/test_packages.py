@@ -196,7 +196,7 @@ def test_package_says_when_the_data_is_non_commercial_and_refuses_a_bad_name_in_
 
 @pytest.mark.slow
 def test_find_links_install_in_a_fresh_venv_tags_from_another_directory(wheel, tmp_path):
-    """The README's second route: pip resolves `tagger` to the one installed beside it and fetches nothing."""
+    """docs/models.md's second route: pip resolves `tagger` to the one installed beside it and fetches nothing."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"

@@ -47,7 +47,7 @@ def test_training_run_leaves_model_scores_logs_and_checkpoints(tiny_model):
     run_dir = tiny_model.parent
     scores = json.loads((run_dir / "scores.json").read_text())
     assert set(scores["dev"]) == {"UPOS", "XPOS", "UFeats", "Feats", "AllTags", "Lemmas"}
-    assert scores["train_seconds"] > 0  # what the README's training-time columns report
+    assert scores["train_seconds"] > 0  # what docs/evaluation.md's training minutes report
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
     assert (run_dir / "logs" / "metrics.csv").is_file()
