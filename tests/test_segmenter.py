@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import conllu
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
-from tagger.data.conllu_io import parse_conllu_text
+from tagger.data.conllu_io import parse_conllu_text, read_conllu
 from tagger.errors import ModelFileError, TaggerError
 from tagger.inference.readers import from_tokenized
 from tagger.model.segmenter import Segmenter
@@ -197,3 +198,44 @@ def test_the_shipped_learned_segmenter_splits_off_nul_and_escape_as_the_rules_do
     assert tagger.tokenizer_kind == "learned"
     forms = [token.form for sentence in tagger.tag("a\x00b \x00 c\x00 red\x1b[0m", input_format="raw") for token in sentence]
     assert forms[:6] == ["a", "\x00", "b", "\x00", "c", "\x00"] and forms[6:8] == ["red", "\x1b"]
+
+
+def test_a_window_cut_at_a_text_edge_shows_what_inference_shows_beyond_it():
+    from tagger.training.segmenter_training import IGNORE, _as_text_edge, _training_stream
+    from tagger.data.raw_text import paragraphs
+    from tagger.segmentation.multiword import MultiwordExpander
+    import random
+
+    sentences = parse_conllu_text(FRENCH)
+    segmenter = untrained("".join(sorted(set("Du pain. Il mange du riz Elle a 20 000 euros.\n")))).segmenter
+    stream = _training_stream(segmenter, MultiwordExpander.learn([], 2), paragraphs(sentences))
+    text = "Du pain. Il mange du riz Elle a 20 000 euros."  # the one paragraph; context pads before it
+    pad, window = segmenter.config.context, 28  # room for one sentence end: "Du pain."
+    ids, boundaries, rules = (t[:window].clone() for t in (stream.ids, stream.boundaries, stream.rules))
+    end_of_first = pad + text.index(".")  # "Du pain." ends here; the next sentence end is past the window
+    _as_text_edge(stream, 0, window, True, random.Random(0), ids, boundaries, rules)
+    separator = segmenter.encode("\n\n").tolist()
+    assert ids[pad : end_of_first + 1].tolist() == segmenter.encode("Du pain.").tolist()  # the sentence kept
+    assert ids[end_of_first + 1 : end_of_first + 3].tolist() == separator  # then a blank line
+    assert ids[end_of_first + 3 :].tolist() == [0] * (window - end_of_first - 3)  # then padding, labels ignored
+    assert boundaries[end_of_first + 3 :].tolist() == [IGNORE] * (window - end_of_first - 3)
+    assert boundaries[end_of_first] == 2 and boundaries[end_of_first - 1] == 1  # sentence end after "pain"'s token end
+
+
+FR_SEQUOIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ud" / "fr_sequoia"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FR_SEQUOIA.is_dir(), reason="fr_sequoia lives in ../shared/data")
+def test_a_treebank_without_paragraph_marks_still_teaches_how_a_text_ends():
+    """fr_sequoia has no # newpar: one stream, in which a window almost never ended where a text does, and
+    models trained on it glued a text's last period to its word ("dort."). 300 sentences, 400 steps: with
+    windows cut at text edges it splits as mid-text; with text_ends=0 (the training before) it gave "dort."."""
+    torch.set_num_threads(1)
+    train = read_conllu(FR_SEQUOIA / "train.conllu")[:300]
+    dev = read_conllu(FR_SEQUOIA / "dev.conllu")[:100]
+    segmenter, _ = train_segmenter(train, dev, NETWORK, replace(TRAINING, max_steps=400, eval_every=100))
+    learned = LearnedSegmenter(segmenter)
+    for text in ("Le chat dort.", "Le chien mange.", "Il pleut."):
+        [sentence] = learned.tokenize(text)
+        assert [token.text for token in sentence.tokens][-2:] == [text[:-1].split()[-1], "."]

@@ -146,6 +146,7 @@ class SegmenterTrainingSection(_Section):
     char_dropout: Probability
     min_rule_count: PositiveInt
     seed: int
+    text_ends: Probability
 
 
 class SegmenterSection(_Section):

@@ -2,7 +2,12 @@
 
 The training paragraphs are joined into one stream (separated by a blank line, as raw text
 separates them) and cut into windows at a new random offset on every pass, so every character
-is seen at every position of a window over time. Labels: per character the boundary class; at
+is seen at every position of a window over time. A share of the windows (`text_ends`) is cut
+at a sentence end, and another at a sentence start, the rest of the window made what inference
+shows beyond a text's edge (a blank line, then padding): inference segments each text between
+paragraph breaks, so every text ends that way, while a treebank without paragraph marks is one
+stream in which a window almost never does (a model trained on it glued a text's last period
+to its word). Labels: per character the boundary class; at
 each token's last character also its multiword rule. Every `eval_every` steps the dev file's
 raw text is segmented exactly as at inference and scored the CoNLL 2018 way; the state with the
 best Tokens + Sentences + Words F1 is kept, and training stops after `patience` evaluations
@@ -53,6 +58,7 @@ class SegmenterTrainingConfig:
     char_dropout: float  # share of characters shown as their class placeholder, so those learn too
     min_rule_count: int  # a multiword split rule seen fewer times in train is not learned
     seed: int
+    text_ends: float  # share of windows cut at a sentence end (and, apart, at a start) as a text's edge
 
 
 def default_configs() -> tuple[SegmenterConfig, SegmenterTrainingConfig]:
@@ -70,6 +76,9 @@ class _Stream:
     ids: Tensor  # [chars] the whole training text, `context` pads at both ends
     boundaries: Tensor  # [chars] NO_BOUNDARY / TOKEN_END / SENTENCE_END, IGNORE on pads
     rules: Tensor  # [chars] multiword rule at token ends, IGNORE elsewhere
+    sentence_starts: Tensor  # stream index of every sentence's first character, ascending
+    sentence_ends: Tensor  # stream index of every sentence's last character, ascending
+    separator: Tensor  # ids of PARAGRAPH_SEPARATOR, what inference puts around each text
 
 
 def train_segmenter(
@@ -189,6 +198,8 @@ def _training_stream(segmenter: Segmenter, expander: MultiwordExpander, train_pa
     pad = segmenter.config.context
     boundaries: list[int] = [IGNORE] * pad
     rules: list[int] = [IGNORE] * pad
+    sentence_starts: list[int] = []
+    sentence_ends: list[int] = []
     texts: list[str] = []
     for paragraph in train_paragraphs:
         if texts:
@@ -200,6 +211,8 @@ def _training_stream(segmenter: Segmenter, expander: MultiwordExpander, train_pa
         for token in paragraph.tokens:
             target = expander.target(token.form, token.words)
             rules[start + token.end - 1] = IGNORE if target is None else target
+        sentence_starts += [start + first for first, _ in paragraph.sentences]
+        sentence_ends += [start + end - 1 for _, end in paragraph.sentences]
         texts.append(paragraph.text)
     ids = segmenter.encode(PARAGRAPH_SEPARATOR.join(texts))
     padding = ids.new_zeros(pad)
@@ -207,18 +220,49 @@ def _training_stream(segmenter: Segmenter, expander: MultiwordExpander, train_pa
         torch.cat([padding, ids, padding]),
         torch.tensor(boundaries + [IGNORE] * pad),
         torch.tensor(rules + [IGNORE] * pad),
+        torch.tensor(sentence_starts),
+        torch.tensor(sentence_ends),
+        segmenter.encode(PARAGRAPH_SEPARATOR),
     )
 
 
 def _batches(
     stream: _Stream, training: SegmenterTrainingConfig, generator: random.Random
 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    """Endless shuffled batches of windows; each pass over the stream cuts them at a new random offset."""
+    """Endless shuffled batches of windows; each pass over the stream cuts them at a new random offset,
+    and a share of the windows shows a text's end or start (`_as_text_edge`)."""
     window = min(training.window, len(stream.ids))
     while True:
         offset = generator.randrange(min(window, len(stream.ids) - window + 1))
         starts = list(range(offset, len(stream.ids) - window + 1, window))
         generator.shuffle(starts)
         for i in range(0, len(starts), training.batch_size):
-            index = torch.tensor(starts[i : i + training.batch_size]).unsqueeze(1) + torch.arange(window)
-            yield stream.ids[index], stream.boundaries[index], stream.rules[index]
+            batch_starts = starts[i : i + training.batch_size]
+            index = torch.tensor(batch_starts).unsqueeze(1) + torch.arange(window)
+            ids, boundaries, rules = stream.ids[index], stream.boundaries[index], stream.rules[index]
+            for row, start in enumerate(batch_starts):
+                for at_end in (True, False):
+                    if generator.random() < training.text_ends:
+                        _as_text_edge(stream, start, window, at_end, generator, ids[row], boundaries[row], rules[row])
+            yield ids, boundaries, rules
+
+
+def _as_text_edge(stream: _Stream, start: int, window: int, at_end: bool, generator: random.Random,
+                  ids: Tensor, boundaries: Tensor, rules: Tensor) -> None:
+    """Make one window (in place) end after a sentence, or begin before one, as inference frames a text:
+    the sentence, the paragraph separator, then padding (labels ignored) to the window's edge.
+    A window without a sentence edge where one fits is left as it is."""
+    separator = len(stream.separator)
+    # a sentence's last character with room for the separator after it, or its first with room before it
+    edges, low, high = ((stream.sentence_ends, start, start + window - 1 - separator) if at_end
+                        else (stream.sentence_starts, start + separator, start + window - 1))
+    first, last = torch.searchsorted(edges, torch.tensor([low, high + 1])).tolist()
+    if first >= last:
+        return
+    at = int(edges[generator.randrange(first, last)]) - start
+    if at_end:
+        beyond, text = slice(at + 1 + separator, None), slice(at + 1, at + 1 + separator)
+    else:
+        beyond, text = slice(None, at - separator), slice(at - separator, at)
+    ids[text], boundaries[text], rules[text] = stream.separator, NO_BOUNDARY, IGNORE
+    ids[beyond], boundaries[beyond], rules[beyond] = 0, IGNORE, IGNORE
