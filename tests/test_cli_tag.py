@@ -13,6 +13,7 @@ import pytest
 
 from conftest import SAMPLE_DEV
 from tagger.cli import build_parser, main
+from tagger.cli_tag import output_format
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -33,7 +34,7 @@ def tag_in_process(capsys, monkeypatch, *args: str, stdin: bytes = b"") -> tuple
 
 def test_the_default_model_is_the_shipped_english_one():
     args = build_parser().parse_args(["tag", "Some text."])
-    assert args.model == "en_ewt" and args.input == ["Some text."] and args.output_format == "conllu"
+    assert args.model == "en_ewt" and args.input == ["Some text."] and output_format(args) == "conllu"
 
 
 def test_stdin_raw_text_streams_to_conllu_on_stdout(tiny_model):
