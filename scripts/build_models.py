@@ -246,7 +246,8 @@ def publish(names: list[str], output_dir: Path, published: Path) -> dict[str, di
         wheel, card = output_dir / "wheels" / str(wheel_name), output_dir / "models" / f"{name}.md"
         if not wheel_name or not wheel.is_file():
             continue
-        if stores_form_table(output_dir / "models" / f"{name}.safetensors"):
+        model = output_dir / "models" / f"{name}.safetensors"
+        if model.is_file() and stores_form_table(model):
             log.warning("%s: built with the stored CLE table, published as it is; the build run again rewrites it "
                         "without (scored again, nothing trained)", name)
         published.mkdir(parents=True, exist_ok=True)
