@@ -5,15 +5,23 @@ One command, from the repository root (it runs for hours on 2 cores; run it agai
     python scripts/build_models.py                               # all 14: ud/* and ner/* with a conf/data config
     python scripts/build_models.py --only tr_atis --threads 1 --overrides trainer.max_epochs=1 segmenter.training.max_steps=50
     python scripts/build_models.py --dry-run                     # what would be built, skipped or resumed
+    python scripts/build_models.py --publish-only                # copy what is built into models/, rewrite its index
 
 Each corpus is trained with the default config (`tagger train data=NAME`; NER corpora with
-`experiment=ner`), its model stored as float16 and scored in that form (the one evaluate path:
+`experiment=ner`), its model stored as float16 without the vocabulary's stored CLE table (a
+quarter of the file; `tagger.model.model_file` says why) and scored in that form (the one evaluate path:
 dev and test on gold tokens, and end to end from raw text where the model segments it), the
 card written into the model's metadata and beside it as Markdown, and the model packaged
 (`tagger package`) into OUTPUT/wheels, a folder pip reads with `--find-links` (OUTPUT/simple is
 the same wheels as a PEP 503 simple index, for `--index-url`). A model whose
 wheel exists and whose recipe (command, data files, tagger and package versions) is unchanged
-is skipped; a training that was stopped resumes from its last checkpoint.
+is skipped; a training that was stopped resumes from its last checkpoint; a model file built with the
+table is rewritten without it and scored again, from the built file (nothing is trained).
+
+After each model (and with `--publish-only`, for every built one, from the build's state alone) the
+wheel and its card are copied into the repository's `models/` (replacing other versions of that
+model) and `models/index.json` is rewritten from the cards in the wheels' model files: what
+`tagger download` and `tagger models --available` read. The build's working files stay in OUTPUT.
 """
 
 from __future__ import annotations
@@ -163,18 +171,20 @@ def scores(model: Path, provenance: dict) -> dict[str, dict[str, dict[str, float
     return found
 
 
-def write_card(corpus: Corpus, run_dir: Path, models: Path, state: dict) -> Path:
-    """The float16 model file with its card in the metadata, and the card as Markdown beside it."""
+def write_card(corpus: Corpus, source: Path, models: Path, state: dict) -> Path:
+    """The float16 model file (without the stored CLE table) with its card in the metadata, and the card as
+    Markdown beside it. `source` is the run's model file, or the built file itself when that is rewritten."""
     import torch
 
     from tagger.model.model_file import load_model, save_model
     from tagger.packaging.card import data_provenance, package_versions, render_card, store_card
 
-    bundle = load_model(run_dir / "model.safetensors")
+    bundle = load_model(source)
     provenance = relative_paths(bundle.provenance)
     model = models / f"{corpus.name}.safetensors"
-    save_model(model, bundle.network, bundle.vocabs, provenance, weights_dtype=torch.float16, segmenter=bundle.segmenter)
-    card = {"name": corpus.name, "language": provenance.get("language"), "columns": bundle.columns,
+    save_model(model, bundle.network, bundle.vocabs, provenance, weights_dtype=torch.float16, segmenter=bundle.segmenter,
+               form_table=False)
+    card = {"name": corpus.name, "language": provenance.get("language"), "columns": bundle.vocabs.learned_columns,
             "segmenter": bundle.segmenter is not None, "scores": scores(model, provenance),
             "command": "\n".join(state["commands"]), "training_minutes": round(state.get("train_minutes", 0.0), 1),
             "best_epoch": provenance.get("best_checkpoint_epoch"),
@@ -187,6 +197,7 @@ def write_card(corpus: Corpus, run_dir: Path, models: Path, state: dict) -> Path
 
 def build(corpus: Corpus, args: argparse.Namespace) -> str:
     """Build one corpus's wheel unless it is built and current; what was done, in a word."""
+    from tagger.model.model_file import stores_form_table
     from tagger.packaging.package import package_model
 
     state_file = args.output_dir / "state" / f"{corpus.name}.json"
@@ -194,21 +205,63 @@ def build(corpus: Corpus, args: argparse.Namespace) -> str:
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
     if state.get("recipe") != key:
         state = {"recipe": key}
-    if state.get("wheel") and (args.output_dir / "wheels" / state["wheel"]).is_file():
-        return "current"
-    run_dir = args.output_dir / "runs" / f"{corpus.name}-{key}"
-    resumable = (run_dir / "checkpoints" / "last.ckpt").is_file() and not (run_dir / "scores.json").is_file()
-    if args.dry_run:
-        return "resume" if resumable else "package" if (run_dir / "scores.json").is_file() else "train"
-    train(corpus, run_dir, args, state, state_file)
-    model = write_card(corpus, run_dir, args.output_dir / "models", state)
-    built = package_model(model, args.output_dir / "wheels", corpus.name, args.version,
-                          licence_file=corpus.directory / "LICENSE.txt", force=True)
-    if built.non_commercial:
-        log.warning("%s: training data licensed %s (non-commercial); the wheel's metadata says so", corpus.name, built.licence)
-    state["wheel"] = built.wheel.name
+    built = args.output_dir / "models" / f"{corpus.name}.safetensors"
+    if state.get("wheel") and (args.output_dir / "wheels" / state["wheel"]).is_file() and built.is_file():
+        if not stores_form_table(built):
+            return "current"
+        if args.dry_run:
+            return "rewrite"
+        source = built  # built before published files left the table out: rescored from itself, nothing trained
+    else:
+        run_dir = args.output_dir / "runs" / f"{corpus.name}-{key}"
+        resumable = (run_dir / "checkpoints" / "last.ckpt").is_file() and not (run_dir / "scores.json").is_file()
+        if args.dry_run:
+            return "resume" if resumable else "package" if (run_dir / "scores.json").is_file() else "train"
+        train(corpus, run_dir, args, state, state_file)
+        source = run_dir / "model.safetensors"
+    model = write_card(corpus, source, args.output_dir / "models", state)
+    packaged = package_model(model, args.output_dir / "wheels", corpus.name, args.version,
+                             licence_file=corpus.directory / "LICENSE.txt", force=True)
+    if packaged.non_commercial:
+        log.warning("%s: training data licensed %s (non-commercial); the wheel's metadata says so", corpus.name, packaged.licence)
+    state["wheel"] = packaged.wheel.name
     _save(state_file, state)
     return "built"
+
+
+def publish(names: list[str], output_dir: Path, published: Path) -> dict[str, dict[str, int]]:
+    """Copy each built model's wheel and card into `published` (replacing other versions of that model's wheel)
+    and rewrite its index.json from the cards in all its wheels; trains and scores nothing. The size in
+    bytes of each file copied, by model."""
+    import shutil
+
+    from tagger.model.model_file import stores_form_table
+    from tagger.packaging.index import write_index
+    from tagger.packaging.wheel import escaped
+
+    sizes = {}
+    for name in names:
+        state_file = output_dir / "state" / f"{name}.json"
+        wheel_name = json.loads(state_file.read_text()).get("wheel") if state_file.is_file() else None
+        wheel, card = output_dir / "wheels" / str(wheel_name), output_dir / "models" / f"{name}.md"
+        if not wheel_name or not wheel.is_file():
+            continue
+        model = output_dir / "models" / f"{name}.safetensors"
+        if model.is_file() and stores_form_table(model):
+            log.warning("%s: built with the stored CLE table, published as it is; the build run again rewrites it "
+                        "without (scored again, nothing trained)", name)
+        published.mkdir(parents=True, exist_ok=True)
+        for other in published.glob(f"{escaped(f'tagger-model-{name}')}-*.whl"):
+            if other.name != wheel.name:
+                other.unlink()
+        sizes[name] = {}
+        for source in (wheel, card) if card.is_file() else (wheel,):
+            shutil.copyfile(source, published / source.name)
+            sizes[name][source.name] = source.stat().st_size
+        log.info("%s published: %s", name, ", ".join(f"{file} {size:,} bytes" for file, size in sizes[name].items()))
+    if published.is_dir():
+        write_index(published)
+    return sizes
 
 
 def write_simple_index(wheels: Path, index: Path) -> None:
@@ -268,12 +321,25 @@ def main() -> None:
     parser.add_argument("--version", default="0.1.0", help="version of every model package")
     parser.add_argument("--dry-run", action="store_true", help="say what would be trained, resumed, packaged or skipped")
     parser.add_argument("--table", action="store_true", help="print the README's models table from the built cards, build nothing")
+    parser.add_argument("--publish-dir", type=Path, default=REPO / "models",
+                        help="the published folder: wheels, cards and index.json (default: the repository's models/)")
+    parser.add_argument("--no-publish", dest="publish", action="store_false", help="build only; leave the published folder alone")
+    parser.add_argument("--publish-only", action="store_true",
+                        help="copy every built model (or --only these) into the published folder and rewrite its index; "
+                             "build, train and score nothing")
     args = parser.parse_args()
     args.output_dir, args.data_dir = args.output_dir.resolve(), args.data_dir.resolve()
     if args.table:
         print(models_table(args.output_dir / "models"))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.publish_only:
+        built = sorted(path.stem for path in (args.output_dir / "state").glob("*.json"))
+        unknown = sorted(set(args.only or []) - set(built))
+        if unknown:
+            sys.exit(f"build_models: error: --only {', '.join(unknown)}: not built in {args.output_dir} (built: {', '.join(built) or 'none'})")
+        print(json.dumps(publish(args.only or built, args.output_dir, args.publish_dir.resolve()), indent=2))
+        return
     done = {}
     for corpus in corpora(args.data_dir, args.only):
         started = time.monotonic()
@@ -285,6 +351,8 @@ def main() -> None:
             sys.exit(f"build_models: error: {corpus.name}: `tagger train` failed (exit {error.returncode}); "
                      f"the same command retries it")
         log.info("%s: %s (%.1f minutes)", corpus.name, done[corpus.name], (time.monotonic() - started) / 60)
+        if args.publish and not args.dry_run:
+            publish([corpus.name], args.output_dir, args.publish_dir.resolve())
     if not args.dry_run and (args.output_dir / "wheels").is_dir():
         write_simple_index(args.output_dir / "wheels", args.output_dir / "simple")
     print(json.dumps(done, indent=2))

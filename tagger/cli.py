@@ -1,4 +1,4 @@
-"""`tagger` command line: train, eval, tag, package and models."""
+"""`tagger` command line: train, eval, tag, package, models and download."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from tagger.atomic_file import atomic_write
 from tagger.errors import DEBUG_ENV, TaggerError
-from tagger.packaging.commands import add_commands, models_command, package_command
+from tagger.packaging.commands import add_commands, download_command, models_command, package_command
 
 # Idle OpenMP threads sleep instead of spinning: beside another busy process on the same cores,
 # spinning threads made tagging 12x slower, sleeping ones under 2x (scripts/bench_peer.py's notes).
@@ -88,11 +88,15 @@ def _version(verbose: bool) -> int:
     if verbose:
         import torch
 
-        from tagger.inference.shipped import SHIPPED_DIR, shipped_models
+        from tagger.inference.packages import all_models
+        from tagger.inference.shipped import SHIPPED_DIR
 
         print(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
         print(f"python {sys.version.split()[0]}")
-        print(f"shipped models: {', '.join(shipped_models()) or 'none'} in {SHIPPED_DIR}")
+        models = all_models()
+        for kind, where in (("installed", ""), ("shipped", f" in {SHIPPED_DIR}")):
+            listed = ", ".join(f"{info.name} {info.version} ({info.language or 'no language'})" for info in models if info.kind == kind)
+            print(f"{kind} models: {listed}{where}" if listed else f"{kind} models: none")
     return 0
 
 
@@ -109,7 +113,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tagger", description="Sequence tagging with character-level word embeddings.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
-    parser.add_argument("--version", action="store_true", help="print the version (with -v: torch and the shipped models too)")
+    parser.add_argument("--version", action="store_true", help="print the version (with -v: torch and the installed and shipped models too)")
     parser.add_argument("-v", "--verbose", action="store_true", help="with --version: more detail")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
@@ -151,9 +155,9 @@ def _add_tag(commands: argparse._SubParsersAction) -> None:
                           "a path (a / or an extension such as .txt) are file names, and a missing one is an error; "
                           "anything else is text (use --text or stdin for a text that looks like a path)")
     tag.add_argument("--text", help="tag this text, whatever it looks like")
-    tag.add_argument("--model", "-m", default="en_ewt",
+    tag.add_argument("--model", "-m",
                      help="model file, or a name: an installed model package, a shipped model, or a language code "
-                          "with one model (default: en_ewt; `tagger models` lists them)")
+                          "with one model (default: the model of --language, else en_ewt; `tagger models` lists them)")
     tag.add_argument("--input-format", "-i", choices=["raw", "lines", "tokenized", "conllu"],
                      help="raw text; raw text with one sentence a line (never split or joined); one pre-tokenised "
                           "sentence a line; or CoNLL-U (default: CoNLL-U if the input looks like it, else raw)")
@@ -180,7 +184,8 @@ def _add_tag(commands: argparse._SubParsersAction) -> None:
                           "on the batch)")
     tag.add_argument("--tokenizer", choices=["auto", "learned", "rules"], default="auto",
                      help="raw text: the model's learned segmenter, or the rule tokenizer (default: learned if the model has one)")
-    tag.add_argument("--language", help="ISO 639 code of the text: tokenizer rules for raw text, e.g. en (default: the model's language)")
+    tag.add_argument("--language", help="ISO 639 code of the text, e.g. fr: without --model, picks that language's model; "
+                                        "the model must be trained on it (default: the model's language)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         argv.remove("--debug")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    command = argv[0] if argv and argv[0] in ("train", "eval", "tag", "package", "models") else None
+    command = argv[0] if argv and argv[0] in ("train", "eval", "tag", "package", "models", "download") else None
     prefix = f"tagger {command}" if command else "tagger"  # every error: `tagger <command>: error: ...`
     try:
         if command == "train":
@@ -197,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         if "--version" in argv and command is None:
             return _version(verbose="-v" in argv or "--verbose" in argv)
         args = build_parser().parse_args(argv)
-        return {"eval": _eval, "tag": _tag, "package": package_command, "models": models_command}[args.command](args)
+        commands = {"eval": _eval, "tag": _tag, "package": package_command, "models": models_command, "download": download_command}
+        return commands[args.command](args)
     except TaggerError as error:
         if debug:
             raise

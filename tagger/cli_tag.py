@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # imported where used: errors before any work come without to
 # one letter then up to five letters or digits after a dot, not at the start: notes.txt, input.TXT, a.conllu
 _EXTENSION = re.compile(r"[^./\\]\.[A-Za-z][A-Za-z0-9]{0,5}$")
 OUTPUT_EXTENSIONS = {"conllu": ".conllu", "tsv": ".tsv", "json": ".jsonl"}
+DEFAULT_MODEL, DEFAULT_LANGUAGE = "en_ewt", "en"  # the shipped model, and its language
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,18 @@ def _check_options(args: argparse.Namespace) -> None:
         raise TaggerError("--output and --output-dir: give one (a file for everything, or a directory for one file per input)")
 
 
+def model_to_load(model: str | None, language: str | None) -> str:
+    """--model as given; without it, the model of --language (a code names its one model: `fr` the French
+    one, or one line on how to get it), else the shipped English model."""
+    from tagger.inference.languages import check_language
+
+    if model:
+        return model
+    if language and check_language(language) != DEFAULT_LANGUAGE:
+        return language
+    return DEFAULT_MODEL
+
+
 def _tagging_function(args: argparse.Namespace) -> tuple[Tagger, Callable[[Iterable[TaggedSentence]], Iterator[str]]]:
     """The loaded tagger (it reads and segments) and what tags sentences into formatted text: it, or workers."""
     from tagger.device import resolve_device
@@ -166,8 +179,8 @@ def _tagging_function(args: argparse.Namespace) -> tuple[Tagger, Callable[[Itera
 
     device = resolve_device(args.device, option="--device ")
     ieee_float32_in_this_process()  # float32 on a GPU computes what the CPU computes (workers do the same)
-    load_options = {"path_or_name": args.model, "language": args.language, "tokenizer": args.tokenizer, "device": device,
-                    "precision": args.precision}
+    load_options = {"path_or_name": model_to_load(args.model, args.language), "language": args.language,
+                    "tokenizer": args.tokenizer, "device": device, "precision": args.precision}
     write = OUTPUT_FORMATS[args.output_format]
     if args.workers == 1:
         tagger = Tagger.load(**load_options, threads=args.threads)

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import SAMPLE_DEV
 from tagger.cli import build_parser, main
-from tagger.cli_tag import output_format
+from tagger.cli_tag import model_to_load, output_format
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -32,9 +32,12 @@ def tag_in_process(capsys, monkeypatch, *args: str, stdin: bytes = b"") -> tuple
     return code, captured.out, captured.err
 
 
-def test_the_default_model_is_the_shipped_english_one():
+def test_the_default_model_is_the_shipped_english_one_or_the_one_of_the_language_given():
     args = build_parser().parse_args(["tag", "Some text."])
-    assert args.model == "en_ewt" and args.input == ["Some text."] and output_format(args) == "conllu"
+    assert args.input == ["Some text."] and output_format(args) == "conllu"
+    assert model_to_load(args.model, args.language) == "en_ewt"
+    assert model_to_load(None, "en") == "en_ewt" and model_to_load(None, "fr") == "fr"  # a code names its one model
+    assert model_to_load("my.safetensors", "fr") == "my.safetensors"
 
 
 def test_stdin_raw_text_streams_to_conllu_on_stdout(tiny_model):

@@ -31,11 +31,11 @@ def tagger_cli(*args: str, stdin: str | None = None, cwd: Path = REPO) -> subpro
 # -- CLI --------------------------------------------------------------------------------------
 
 
-def test_version_and_with_v_torch_and_the_shipped_models():
+def test_version_and_with_v_torch_and_the_installed_and_shipped_models():
     plain = tagger_cli("--version")
     assert plain.returncode == 0 and plain.stdout == f"tagger {__version__}\n"
     verbose = tagger_cli("--version", "-v").stdout
-    assert "torch " in verbose and "shipped models: en_ewt in " in verbose
+    assert "torch " in verbose and "shipped models: en_ewt 0.1.0 (en) in " in verbose and "installed models: " in verbose
 
 
 @pytest.mark.parametrize("where", ["stdin", "txt-file"])
@@ -68,12 +68,23 @@ def test_several_files_are_tagged_in_order_into_one_output(tiny_model, tmp_path)
     assert missing.returncode == 2 and "nowhere.txt: no such file" in missing.stderr
 
 
-def test_language_must_be_an_iso_639_code_and_another_than_the_models_is_a_warning(tiny_model):
+def test_language_must_be_an_iso_639_code_and_another_than_the_models_is_refused_in_one_line(tiny_model):
     bad = tagger_cli("tag", "-m", str(tiny_model), "--language", "xx", "Hello.")
     assert bad.returncode == 2 and bad.stderr == "tagger tag: error: --language 'xx' is not an ISO 639 language code (such as en, fr, tr or grc)\n"
     other = tagger_cli("tag", "-m", str(tiny_model), "--language", "fr", "Bonjour.")
-    assert other.returncode == 0
-    assert [line for line in other.stderr.splitlines() if line] == ["WARNING tagger.inference.tagger: language fr given, but the model was trained on en text"]
+    assert other.returncode == 2 and other.stdout == ""
+    assert other.stderr == ("tagger tag: error: language fr given, but the model was trained on en text: tag fr text with "
+                            "a fr model (`tagger download fr` installs one)\n")
+
+
+def test_language_without_a_model_picks_that_languages_model_or_says_how_to_get_one():
+    """No --model: --language fr means the French model, not the default English one with a warning."""
+    french = tagger_cli("tag", "--language", "fr", "Le chat dort.")
+    assert french.returncode == 2 and french.stdout == ""
+    assert french.stderr.startswith("tagger tag: error: fr: no model for language 'fr' is installed; `tagger download fr` "
+                                    "installs one (installed: ") and len(french.stderr.splitlines()) == 1
+    english = tagger_cli("tag", "--language", "en", "-f", "tsv", "--no-header", "The cat sleeps.")
+    assert english.returncode == 0 and [line.split("\t")[1] for line in english.stdout.splitlines() if line] == ["The", "cat", "sleeps", "."]
 
 
 def _stderr_through_a_terminal(args: list[str]) -> str:

@@ -233,7 +233,11 @@ def test_streaming_is_lazy_on_an_endless_input(tagger):
 
 def test_the_language_comes_from_the_model_or_the_caller(tiny_model):
     assert Tagger.load(tiny_model).language == "en"  # recorded from the data config
-    assert not Tagger.load(tiny_model, language="fr").tokenizer.english
+    unrecorded = load_model(tiny_model)
+    unrecorded.provenance = {}  # a model that records no language: the caller's picks the rules
+    assert not Tagger(unrecorded, language="fr").tokenizer.english
+    with pytest.raises(TaggerError, match=r"^language fr given, but the model was trained on en text"):
+        Tagger.load(tiny_model, language="fr")
     assert model_language({"data": "en_ewt"}) == "en"  # models that record no language: their UD name
     assert model_language({"data": "sample"}) is None
 

@@ -68,6 +68,12 @@ class Vocabularies:
             return lemma_targets(sentence.forms, values, PAD)
         return values
 
+    @property
+    def learned_columns(self) -> list[str]:
+        """The columns the model predicts something for: a column left `_` throughout training (XPOS in
+        tr_atis) keeps its head, whose only class is `_`, but is no tag the model has learned."""
+        return [column for column, vocab in self.tags.items() if any(item != "_" for item in vocab.itos[2:])]
+
     def to_dict(self) -> dict:
         data = {
             "words": self.words.to_list(),

@@ -16,6 +16,7 @@ import logging
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from tagger.errors import ModelFileError
 from tagger.inference import shipped
@@ -27,6 +28,9 @@ MODEL_FILE = "model.safetensors"
 META_FILE = "meta.json"
 CARD_FILE = "README.md"
 LISTED_SCORES = ("UPOS", "AllTags", "Lemmas", "NER-F1")  # the test figures `tagger models` shows
+# Where a model's provenance keeps its learned segmenter's dev figures ({"Tokens": 99.2, "Sentences": 88.1, ...})
+SEGMENTER_DEV = "segmenter_dev"
+SEGMENTER_LISTED = ("Tokens", "Sentences")  # of those, what `tagger models` shows
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class ModelInfo:
     version: str
     scores: dict[str, float] = field(default_factory=dict)  # test, gold tokens, from the card
     requires: str | None = None  # the tagger versions an installed package declares it needs
+    segmenter_dev: dict[str, float] = field(default_factory=dict)  # the learned segmenter's dev figures, if recorded
 
     def describe(self) -> str:
         return f"{self.name} ({self.kind}, {self.language or 'no language'})"
@@ -51,11 +56,32 @@ def header_metadata(path: Path) -> dict[str, str]:
     """The JSON metadata of a safetensors file (8-byte length, then the header), read without torch."""
     try:
         with path.open("rb") as stream:
-            (length,) = struct.unpack("<Q", stream.read(8))
-            header = json.loads(stream.read(length))
+            return stream_metadata(stream, str(path))
+    except OSError as error:
+        raise ModelFileError(f"{path}: not a tagger model file, or a truncated or corrupt one ({error})") from None
+
+
+def stream_metadata(stream: BinaryIO, source: str) -> dict[str, str]:
+    """`header_metadata` of a file being read (one inside a wheel, say): only its header is read."""
+    try:
+        (length,) = struct.unpack("<Q", stream.read(8))
+        header = json.loads(stream.read(length))
         return dict(header.get("__metadata__") or {})
     except (OSError, struct.error, ValueError, AttributeError, MemoryError, OverflowError) as error:
-        raise ModelFileError(f"{path}: not a tagger model file, or a truncated or corrupt one ({error})") from None
+        raise ModelFileError(f"{source}: not a tagger model file, or a truncated or corrupt one ({error})") from None
+
+
+def learned_columns(metadata: dict[str, str]) -> list[str]:
+    """What a model file predicts (`Vocabularies.learned_columns`), from its header metadata."""
+    from tagger.data.vocab import Vocabularies
+
+    if "vocabs" not in metadata:
+        return json.loads(metadata.get("columns", "[]"))
+    return Vocabularies.from_dict(json.loads(metadata["vocabs"])).learned_columns
+
+
+def segmenter_dev(provenance: dict) -> dict[str, float]:
+    return {key: float(value) for key, value in (provenance.get(SEGMENTER_DEV) or {}).items() if key in SEGMENTER_LISTED}
 
 
 def installed_models() -> dict[str, ModelInfo]:
@@ -85,7 +111,7 @@ def _package_info(name: str, module: str) -> ModelInfo:
     meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
     return ModelInfo(name, directory / MODEL_FILE, "installed", meta.get("language"), list(meta["columns"]),
                      bool(meta.get("segmenter")), str(meta["version"]), _listed(meta.get("scores") or {}),
-                     meta.get("tagger"))
+                     meta.get("tagger"), segmenter_dev(meta))
 
 
 def shipped_infos() -> dict[str, ModelInfo]:
@@ -101,8 +127,8 @@ def shipped_infos() -> dict[str, ModelInfo]:
         card = path.with_suffix(".md")
         if scores is None and card.is_file():  # cards written before the figures went into the file
             scores = markdown_test_row(card.read_text(encoding="utf-8"))
-        infos[name] = ModelInfo(name, path, "shipped", provenance.get("language"), json.loads(metadata.get("columns", "[]")),
-                                "segmenter" in metadata, __version__, _listed(scores or {}))
+        infos[name] = ModelInfo(name, path, "shipped", provenance.get("language"), learned_columns(metadata),
+                                "segmenter" in metadata, __version__, _listed(scores or {}), None, segmenter_dev(provenance))
     return infos
 
 
@@ -156,9 +182,11 @@ def find_model(name: str) -> Path:
     shipped_names = ", ".join(info.name for info in models if info.kind == "shipped") or "none"
     from tagger.inference.languages import is_language_code
 
-    what = (f"no model for language {name!r}" if is_language_code(name)
-            else "no such model file, nor the name of an installed or shipped model")
-    raise ModelFileError(f"{name}: {what} (installed: {installed}; shipped: {shipped_names})")
+    if is_language_code(name):
+        raise ModelFileError(f"{name}: no model for language {name!r} is installed; `tagger download {name}` installs one "
+                             f"(installed: {installed}; shipped: {shipped_names})")
+    raise ModelFileError(f"{name}: no such model file, nor the name of an installed or shipped model (installed: {installed}; "
+                         f"shipped: {shipped_names}; `tagger models --available` lists those `tagger download` installs)")
 
 
 def _checked(info: ModelInfo) -> ModelInfo:

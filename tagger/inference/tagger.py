@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,7 +30,6 @@ from tagger.segmentation.learned import LearnedSegmenter
 from tagger.segmentation.rules import Tokenizer
 from tagger.segmentation.tokens import RawTextTokenizer
 
-log = logging.getLogger(__name__)
 TOKENIZERS = ("auto", "learned", "rules")
 _UD_TREEBANK = re.compile(r"([a-z]{2,3})_[a-z0-9]+")
 
@@ -62,7 +60,7 @@ class Tagger:
         """`tokenizer` is how raw text becomes sentences and tokens: "learned" (the segmenter the model
         carries, trained on its treebank's raw text), "rules" (the rule tokenizer), or "auto": learned
         where the model has a segmenter. `language` (an ISO 639 code) picks the rules; by default the
-        model's training data says. `device` is where the network and the segmenter run: "cpu",
+        model's training data says, and another than that is a TaggerError. `device` is where the network and the segmenter run: "cpu",
         "cuda", "cuda:N", or "auto" (a GPU where there is one); a device that is not there is a
         TaggerError. `precision` is the forward pass's arithmetic ("auto": bfloat16 where the device
         computes it natively), `batch_tokens` (by default suited to the device), `cache_size` and
@@ -76,8 +74,9 @@ class Tagger:
         trained_for = model_language(bundle.provenance)
         if language is not None:
             check_language(language)
-            if trained_for and language != trained_for:
-                log.warning("language %s given, but the model was trained on %s text", language, trained_for)
+            if trained_for and language != trained_for:  # its tags would be another language's: refused, not warned
+                raise TaggerError(f"language {language} given, but the model was trained on {trained_for} text: "
+                                  f"tag {language} text with a {language} model (`tagger download {language}` installs one)")
         self.language = language or trained_for
         self._tokenizer: RawTextTokenizer | None = None  # built on first use, once
         self._tokenizer_lock = threading.Lock()

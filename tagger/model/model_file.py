@@ -4,8 +4,11 @@ Weights are safetensors; the network config, vocabularies, encoding constants an
 are JSON strings in the safetensors metadata. A learned segmenter (tokens, sentences,
 multiword tokens) travels in the same file: its tensors under `segmenter.`, its vocabulary and
 rules under the `segmenter` metadata key. The character-level embeddings of the most frequent
-training words are stored too (`form_table.cle`), so inference runs the character encoder only
-for the rest. Nothing is unpickled, so a downloaded model cannot run code.
+training words may be stored too (`form_table.cle`, a training run's file has them); without
+them the inference cache fills each word's row the first time the word is seen. Published files
+leave the table out: it is more than a quarter of the file, and filling rows as words come costs
+tagging 2,000 words 0.07 s more, where computing it all at load would cost 1.0 s
+(`scripts/bench_form_table.py`). Nothing is unpickled, so a downloaded model cannot run code.
 """
 
 from __future__ import annotations
@@ -57,11 +60,13 @@ def save_model(
     provenance: dict | None = None,
     weights_dtype: torch.dtype | None = None,
     segmenter: Segmenter | None = None,
+    form_table: bool = True,
 ) -> Path:
     """Write the model file whole or not at all.
 
     `weights_dtype=torch.float16` halves the file (shipped models); loading copies the weights
-    into the float32 network, so inference is unchanged apart from the rounding.
+    into the float32 network, so inference is unchanged apart from the rounding. `form_table=False`
+    leaves out the vocabulary's stored CLEs (published files: a quarter smaller, rows filled as words come).
     """
     path = Path(path)
     metadata = {
@@ -73,7 +78,8 @@ def save_model(
         "provenance": json.dumps(provenance or {}, ensure_ascii=False),
     }
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in network.state_dict().items()}
-    tensors[FORM_TABLE] = network.vocabulary_form_table(vocabs, FORM_TABLE_MAX_ROWS).cpu().contiguous()
+    if form_table:
+        tensors[FORM_TABLE] = network.vocabulary_form_table(vocabs, FORM_TABLE_MAX_ROWS).cpu().contiguous()
     if segmenter is not None:
         metadata["segmenter"] = json.dumps(segmenter.metadata(), ensure_ascii=False)
         tensors.update({SEGMENTER_PREFIX + name: t.detach().cpu().contiguous() for name, t in segmenter.state_dict().items()})
@@ -82,6 +88,12 @@ def save_model(
     with atomic_write(path) as temporary:
         save_file(tensors, str(temporary), metadata=metadata)
     return path
+
+
+def stores_form_table(path: Path) -> bool:
+    """Whether the file holds the vocabulary's stored CLEs (read from its header, no tensor loaded)."""
+    with safe_open(str(path), framework="pt") as handle:
+        return FORM_TABLE in handle.keys()
 
 
 def read_metadata(path: Path) -> dict[str, str]:

@@ -4,7 +4,9 @@ The wheel holds a Python package `tagger_model_<name>` with the model file, its 
 `meta.json`, declares the entry point `tagger.models: <name> = tagger_model_<name>` (how
 `Tagger.load("<name>")` finds it), requires the tagger minor version it was built with (and
 nothing else, so installing it never pulls torch again), and carries the training data's
-licence in its metadata.
+licence in its metadata. A model with a card (the published ones) is described by it; a training
+run's own file by its run: `scores.json` beside it, and its data folder's `PROVENANCE.md` and
+`LICENSE.txt` (where the recorded training file still is).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tagger.errors import TaggerError
-from tagger.inference.packages import CARD_FILE, ENTRY_POINT_GROUP, META_FILE, MODEL_FILE
-from tagger.packaging.card import is_non_commercial, render_card
+from tagger.inference.packages import CARD_FILE, ENTRY_POINT_GROUP, META_FILE, MODEL_FILE, SEGMENTER_DEV, learned_columns
+from tagger.packaging.card import data_provenance, is_non_commercial, render_card
 from tagger.packaging.wheel import WheelSpec, wheel_name, write_wheel
 
 DEFAULT_VERSION = "0.1.0"
@@ -70,7 +72,10 @@ def package_model(model: str | Path, output_dir: str | Path, name: str | None = 
     path = resolve_model(model)
     metadata = read_metadata(path)  # a foreign, truncated or too new file: one line, here
     provenance = json.loads(metadata.get("provenance", "{}"))
-    recorded = provenance.get("card", {})
+    data_directory = _data_directory(provenance)
+    recorded = provenance.get("card") or _run_card(path, data_directory)
+    if licence_file is None and data_directory and (data_directory / "LICENSE.txt").is_file():
+        licence_file = data_directory / "LICENSE.txt"
     name = name or recorded.get("name") or provenance.get("data") or path.stem
     if not _NAME.fullmatch(name):
         raise TaggerError(f"--name {name!r}: a model name is lower-case letters, digits and underscores, starting with a letter")
@@ -78,11 +83,13 @@ def package_model(model: str | Path, output_dir: str | Path, name: str | None = 
         version = str(Version(version or DEFAULT_VERSION))
     except InvalidVersion:
         raise TaggerError(f"--version {version!r} is not a version number (PEP 440, such as 0.1.0)") from None
-    licence = " ".join((licence or recorded.get("data", {}).get("licence") or UNKNOWN_LICENCE).split())  # one METADATA line
+    recorded_licence = recorded.get("data", {}).get("licence")
+    licence = licence or (recorded_licence if recorded_licence not in (None, "", "unknown") else UNKNOWN_LICENCE)
+    licence = " ".join(licence.split())  # one METADATA line
     wheel = Path(output_dir) / wheel_name(f"tagger-model-{name}", version)
     if wheel.exists() and not force:
         raise TaggerError(f"{wheel} exists; pass --force to overwrite it")
-    columns = json.loads(metadata.get("columns", "[]"))
+    columns = learned_columns(metadata)
     card_text = _card_text(path, card, {**recorded, "name": name, "columns": columns,
                                         "language": provenance.get("language"), "segmenter": "segmenter" in metadata,
                                         "data": {**recorded.get("data", {}), "licence": licence}})
@@ -90,7 +97,9 @@ def package_model(model: str | Path, output_dir: str | Path, name: str | None = 
     meta = {"name": name, "version": version, "language": provenance.get("language"), "columns": columns,
             "segmenter": "segmenter" in metadata, "tagger": compatible_tagger(__version__),
             "format_version": int(metadata["format_version"]), "licence": licence, "data": provenance.get("data"),
-            "scores": recorded.get("scores", {}).get("test", {}).get("gold", {})}
+            "training_data": {**{key: recorded.get("data", {}).get(key) for key in ("title", "source", "release")}, "licence": licence},
+            "scores": recorded.get("scores", {}).get("test", {}).get("gold", {}),
+            **({SEGMENTER_DEV: provenance[SEGMENTER_DEV]} if provenance.get(SEGMENTER_DEV) else {})}
     spec = WheelSpec(
         name=f"tagger-model-{name}", version=version,
         summary=f"tagger model {name}: {provenance.get('language') or 'unknown language'}, {', '.join(columns)}",
@@ -103,6 +112,30 @@ def package_model(model: str | Path, output_dir: str | Path, name: str | None = 
         keywords=["tagger", "tagger-model", *(filter(None, [provenance.get("language")]))],
     )
     return Packaged(write_wheel(spec, Path(output_dir)), name, version, licence)
+
+
+def _data_directory(provenance: dict) -> Path | None:
+    """The training data's folder, where it is on this machine and says where the data came from
+    (PROVENANCE.md, LICENSE.txt, as the corpora in ../shared/data do)."""
+    train = provenance.get("train")
+    folder = Path(train).parent if train else None
+    if folder and folder.is_dir() and any((folder / name).is_file() for name in ("PROVENANCE.md", "LICENSE.txt")):
+        return folder
+    return None
+
+
+def _run_card(model: Path, data_directory: Path | None) -> dict:
+    """The card of a model that records none (a training run's own file): the run's scores.json beside it,
+    and the title, source, release and licence of its data folder."""
+    card: dict = {}
+    scores_file = model.parent / "scores.json"
+    if scores_file.is_file():
+        scores = json.loads(scores_file.read_text(encoding="utf-8"))
+        if Path(scores.get("model", "")).name == model.name:  # the run's scores are of this file
+            card["scores"] = {split: {"gold": scores[split]} for split in ("dev", "test") if scores.get(split)}
+    if data_directory is not None:
+        card["data"] = data_provenance(data_directory)
+    return card
 
 
 def _card_text(model: Path, card: str | Path | None, recorded: dict) -> str:
