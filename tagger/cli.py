@@ -145,9 +145,10 @@ def _add_tag(commands: argparse._SubParsersAction) -> None:
     tag = commands.add_parser("tag", help="tag raw text, pre-tokenised text or CoNLL-U (streams stdin to stdout)")
     tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-",
                      help="one or more files (tagged in order into one output), text to tag, or - for stdin (default). "
-                          "Arguments that all name files are files; a directory is an error; words that each look like "
-                          "a path (a / or an extension such as .txt) are file names, and a missing one is an error; "
-                          "anything else is text (use --text or stdin for a text that looks like a path)")
+                          "Arguments that all name files are files; when they all name paths or look like paths "
+                          "(a / or an extension such as .txt) and one exists, a directory or a missing file among them "
+                          "is an error; anything else is text, its words joined (a text that looks like a path but names "
+                          "no file is tagged with a note on stderr; --text or stdin take any text without one)")
     tag.add_argument("--text", help="tag this text, whatever it looks like")
     tag.add_argument("--model", "-m", default="en_ewt",
                      help="model file, or a name: an installed model package, a shipped model, or a language code "

@@ -1,10 +1,12 @@
 """`tagger tag`: which arguments are files and which are text, where the output goes, and the loop between.
 
 What an argument is, one rule a user can predict (also in `tagger tag --help` and the README):
-arguments that all name existing files are files; an argument naming a directory is an error;
-when every argument is one word that looks like a path (it holds a `/` or ends in an extension
-like `.txt`), they are meant as files and a missing one is an error; otherwise the arguments,
-joined by spaces, are the text. A text that looks like a path goes by `--text` or stdin.
+arguments that all name existing files are files. Arguments that all name existing paths or look
+like paths (a `/`, or an extension like `.txt`), at least one of them existing, are meant as files:
+a directory or a missing one among them is an error (`tagger tag some_dir`, a typo in
+`tagger tag a.txt b.txt`). Anything else is the text, its words joined by spaces: `Hello world .`,
+`What is in notes.txt`; a text made only of path-like words (`example.com`, `node.js`) gets a note
+on stderr that no such file exists. `--text` or stdin take any text without a note.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import itertools
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -64,19 +67,22 @@ def tag_inputs(words: list[str], text: str | None = None) -> list[Input]:
     if not words or words == ["-"]:
         return [Input("<stdin>", lambda: contextlib.nullcontext(sys.stdin.buffer))]
     paths = [Path(word) for word in words]
-    for path in paths:
-        if path.is_dir():
-            raise TaggerError(f"{path}: a directory, not a file (name the files in it, e.g. {path}/*.txt; "
-                              "--output-dir DIR writes one output per file)")
     if all(path.is_file() for path in paths):
         return [Input(str(path), lambda path=path: path.open("rb"), path.stat().st_size, True) for path in paths]
-    missing = next(word for word, path in zip(words, paths) if not path.is_file())
-    if any(path.is_file() for path in paths):
-        raise TaggerError(f"{missing}: no such file (the other arguments are files; text to tag goes alone, or on stdin)")
-    if all(looks_like_path(word) for word in words):
-        raise TaggerError(f"{missing}: no such file (an argument that looks like a file name is read as one; "
-                          "to tag it as text use --text or stdin)")
-    return [_text_input(" ".join(words), "<text>")]
+    path_like = [path.exists() or looks_like_path(word) for word, path in zip(words, paths)]
+    if all(path_like) and any(path.exists() for path in paths):  # file names, one of them wrong
+        for path in paths:
+            if path.is_dir():
+                raise TaggerError(f"{path}: a directory, not a file (name the files in it, e.g. {path}/*.txt; "
+                                  "--output-dir DIR writes one output per file)")
+        missing = next(word for word, path in zip(words, paths) if not path.exists())
+        raise TaggerError(f"{missing}: no such file (the other arguments are files; to tag the words as text "
+                          "use --text or stdin)")
+    text = " ".join(words)
+    if all(path_like):
+        print(f"tagger tag: no file named {words[0]}, so {'it is' if len(words) == 1 else 'the arguments are'} "
+              f"tagged as text (--text {shlex.quote(text)} says so without this note)", file=sys.stderr)
+    return [_text_input(text, "<text>")]
 
 
 def check_output_file(path: str | None, force: bool) -> None:
