@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from tagger.atomic_file import atomic_write
+from tagger.cli_errors import train_option_error, unrecognized_message
 from tagger.errors import DEBUG_ENV, TaggerError
 from tagger.packaging.commands import add_commands, models_command, package_command
 
@@ -32,6 +33,9 @@ def _train(argv: list[str], debug: bool) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if debug:
         os.environ[DEBUG_ENV] = "1"
+    mistake = train_option_error(argv)  # Hydra would print its whole usage text for it
+    if mistake:
+        raise TaggerError(mistake)
     # Run the entry point as `python -m tagger.training.train OVERRIDES` would: Lightning's DDP
     # launcher restarts the main module with the same arguments in every further process.
     sys.argv = ["tagger train", *argv]
@@ -98,7 +102,14 @@ DEVICE_HELP = "where the network runs: cpu, cuda, cuda:N, or auto (a GPU if ther
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage mistakes end in one line, like every other error; --help shows the usage."""
+    """Usage mistakes end in one line, like every other error; --help shows the usage. Each parser
+    refuses its own unknown options, so the line names the subcommand (`tagger tag: error: ...`)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 (argparse's signature)
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(unrecognized_message(extras, self._option_string_actions))
+        return namespace, extras
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
