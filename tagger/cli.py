@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"{prefix}: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: what was kept (a command that knows says so), and the shell's code
+        if str(interrupt):
+            print(f"{prefix}: {interrupt}", file=sys.stderr)
         return 130
 
 

@@ -208,14 +208,34 @@ def run_tag(args: argparse.Namespace) -> int:
     if inputs[0].name == "<stdin>" and sys.stdin.isatty():  # as `cat` users expect: say what it waits for
         print("tagger tag: reading text from the terminal; end it with Ctrl-D (files or text as arguments: "
               "tagger tag --help)", file=sys.stderr)
-    tagger, tag = _tagging_function(args)
-    header = tsv_header(tagger.columns, args.probabilities, args.top_k) if args.output_format == "tsv" and args.header else ""
+    done: list[str | Path | None] = []
     try:
+        tagger, tag = _tagging_function(args)
+        header = tsv_header(tagger.columns, args.probabilities, args.top_k) if args.output_format == "tsv" and args.header else ""
         for path, sources in jobs:
             with open_output(path) as output:
                 output.write(header)
                 for text in tag(_read(sources, args.input_format, lambda: tagger.tokenizer)):
                     output.write(text)
+            done.append(path)
     except BrokenPipeError:  # `tagger tag ... | head`: the reader has gone, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(interrupted_message([path for path, _ in jobs], done)) from None
     return 0
+
+
+def interrupted_message(outputs: list[str | Path | None], done: list[str | Path | None]) -> str:
+    """What Ctrl-C left: an output file is written whole or not at all (`open_output`), so each is
+    complete or untouched (an existing one kept as it was); stdout has what was tagged before it."""
+    if outputs == [None]:
+        return "interrupted; the sentences tagged before it are on stdout"
+    if len(done) == len(outputs):
+        return "interrupted once every output was written"
+    unfinished = outputs[len(done)]
+    left = (f"{unfinished} is as it was" if Path(unfinished).exists() else f"{unfinished} was not written") + \
+        " (output files appear whole or not at all)"
+    if len(outputs) == 1:
+        return f"interrupted; {left}"
+    last = f" (the last {done[-1]})" if done else ""
+    return f"interrupted after {len(done)} of {len(outputs)} outputs{last}; {left}"
