@@ -141,6 +141,10 @@ def open_output(path: str | Path | None) -> Iterator[TextIO]:
 
 
 def _check_options(args: argparse.Namespace) -> None:
+    from tagger.inference.languages import check_language
+
+    if args.language is not None:
+        check_language(args.language, option="--language ")
     if (args.probabilities or args.top_k) and args.output_format == "conllu":
         raise TaggerError(f"{'--probabilities' if args.probabilities else '--top-k'} needs --output-format json or tsv")
     if args.top_k < 0:

@@ -65,6 +65,11 @@ def resolve_precision(precision: str, device: torch.device = torch.device("cpu")
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
 
+def precision_name(dtype: torch.dtype) -> str:
+    """The `precision` that `resolve_precision` turns into `dtype`: float32, bfloat16 or int8."""
+    return "int8" if dtype == INT8 else str(dtype).removeprefix("torch.")
+
+
 def reversal_index(lengths: Tensor, width: int) -> Tensor:
     """[batch * width]: the flat position each step of the padded batch takes when every sentence
     is reversed within its length (padding stays). Reversing twice is the identity."""
