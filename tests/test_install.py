@@ -25,8 +25,9 @@ def stand_in(folder: Path, *names: str) -> Path:
 
 @pytest.fixture
 def environment(tmp_path) -> dict[str, str]:
-    """No environment active; a system `python`/`python3` first on PATH that only logs (any call to it shows)."""
-    system = stand_in(tmp_path / "system", "python", "python3")
+    """No environment active; a system `python`, `python3` and `tagger` first on PATH that only log (any call to
+    them shows, and none installs or trains anything)."""
+    system = stand_in(tmp_path / "system", "python", "python3", "tagger")
     calls = tmp_path / "calls"
     calls.touch()
     outside = {key: value for key, value in os.environ.items()
