@@ -4,15 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+source scripts/python_env.sh  # the Python install.sh installed into, and its tagger command
 sentence="The quick brown fox jumps over the lazy dog. It didn't stop."
 
 # the figure is the model card's, read from it: a copy here went stale once
-upos=$(python -c 'from tagger.inference.shipped import card_scores; print("%.2f" % card_scores("en_ewt")["test"]["UPOS"])')
+upos=$("$PYTHON" -c 'from tagger.inference.shipped import card_scores; print("%.2f" % card_scores("en_ewt")["test"]["UPOS"])')
 echo "== The shipped English model (UD English-EWT, test UPOS $upos, from tagger/shipped_models/en_ewt.md):"
-echo "$sentence" | tagger tag --output-format tsv -
+echo "$sentence" | "$BIN/tagger" tag --output-format tsv -
 
 echo "== How to train your own: 15 epochs on a 400-sentence sample (a toy: expect mistakes)"
 run_dir="runs/demo/$(date +%Y%m%d-%H%M%S)"
-tagger train data=sample trainer.max_epochs=15 segmenter.training.max_steps=1000 "hydra.run.dir=$run_dir"
-tagger eval "$run_dir/model.safetensors" tagger/samples/en_sample_dev.conllu   # the sample's only held-out file: dev
-echo "$sentence" | tagger tag --model "$run_dir/model.safetensors" --output-format tsv -
+"$BIN/tagger" train data=sample trainer.max_epochs=15 segmenter.training.max_steps=1000 "hydra.run.dir=$run_dir"
+"$BIN/tagger" eval "$run_dir/model.safetensors" tagger/samples/en_sample_dev.conllu   # the sample's only held-out file: dev
+echo "$sentence" | "$BIN/tagger" tag --model "$run_dir/model.safetensors" --output-format tsv -

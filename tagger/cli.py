@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from tagger.atomic_file import atomic_write
+from tagger.cli_errors import train_option_error, unrecognized_message
 from tagger.errors import DEBUG_ENV, TaggerError
 from tagger.packaging.commands import add_commands, download_command, models_command, package_command
 
@@ -32,6 +33,9 @@ def _train(argv: list[str], debug: bool) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if debug:
         os.environ[DEBUG_ENV] = "1"
+    mistake = train_option_error(argv)  # Hydra would print its whole usage text for it
+    if mistake:
+        raise TaggerError(mistake)
     # Run the entry point as `python -m tagger.training.train OVERRIDES` would: Lightning's DDP
     # launcher restarts the main module with the same arguments in every further process.
     sys.argv = ["tagger train", *argv]
@@ -104,7 +108,14 @@ DEVICE_HELP = "where the network runs: cpu, cuda, cuda:N, or auto (a GPU if ther
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage mistakes end in one line, like every other error; --help shows the usage."""
+    """Usage mistakes end in one line, like every other error; --help shows the usage. Each parser
+    refuses its own unknown options, so the line names the subcommand (`tagger tag: error: ...`)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 (argparse's signature)
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(unrecognized_message(extras, self._option_string_actions))
+        return namespace, extras
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -151,9 +162,10 @@ def _add_tag(commands: argparse._SubParsersAction) -> None:
     tag = commands.add_parser("tag", help="tag raw text, pre-tokenised text or CoNLL-U (streams stdin to stdout)")
     tag.add_argument("input", nargs="*", metavar="TEXT|FILE|-",
                      help="one or more files (tagged in order into one output), text to tag, or - for stdin (default). "
-                          "Arguments that all name files are files; a directory is an error; words that each look like "
-                          "a path (a / or an extension such as .txt) are file names, and a missing one is an error; "
-                          "anything else is text (use --text or stdin for a text that looks like a path)")
+                          "Arguments that all name files are files; when they all name paths or look like paths "
+                          "(a / or an extension such as .txt) and one exists, a directory or a missing file among them "
+                          "is an error; anything else is text, its words joined (a text that looks like a path but names "
+                          "no file is tagged with a note on stderr; --text or stdin take any text without one)")
     tag.add_argument("--text", help="tag this text, whatever it looks like")
     tag.add_argument("--model", "-m",
                      help="model file, or a name: an installed model package, a shipped model, or a language code "
@@ -217,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"{prefix}: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: what was kept (a command that knows says so), and the shell's code
+        if str(interrupt):
+            print(f"{prefix}: {interrupt}", file=sys.stderr)
         return 130
 
 

@@ -1,10 +1,12 @@
 """`tagger tag`: which arguments are files and which are text, where the output goes, and the loop between.
 
 What an argument is, one rule a user can predict (also in `tagger tag --help` and the README):
-arguments that all name existing files are files; an argument naming a directory is an error;
-when every argument is one word that looks like a path (it holds a `/` or ends in an extension
-like `.txt`), they are meant as files and a missing one is an error; otherwise the arguments,
-joined by spaces, are the text. A text that looks like a path goes by `--text` or stdin.
+arguments that all name existing files are files. Arguments that all name existing paths or look
+like paths (a `/`, or an extension like `.txt`), at least one of them existing, are meant as files:
+a directory or a missing one among them is an error (`tagger tag some_dir`, a typo in
+`tagger tag a.txt b.txt`). Anything else is the text, its words joined by spaces: `Hello world .`,
+`What is in notes.txt`; a text made only of path-like words (`example.com`, `node.js`) gets a note
+on stderr that no such file exists. `--text` or stdin take any text without a note.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import itertools
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -65,19 +68,22 @@ def tag_inputs(words: list[str], text: str | None = None) -> list[Input]:
     if not words or words == ["-"]:
         return [Input("<stdin>", lambda: contextlib.nullcontext(sys.stdin.buffer))]
     paths = [Path(word) for word in words]
-    for path in paths:
-        if path.is_dir():
-            raise TaggerError(f"{path}: a directory, not a file (name the files in it, e.g. {path}/*.txt; "
-                              "--output-dir DIR writes one output per file)")
     if all(path.is_file() for path in paths):
         return [Input(str(path), lambda path=path: path.open("rb"), path.stat().st_size, True) for path in paths]
-    missing = next(word for word, path in zip(words, paths) if not path.is_file())
-    if any(path.is_file() for path in paths):
-        raise TaggerError(f"{missing}: no such file (the other arguments are files; text to tag goes alone, or on stdin)")
-    if all(looks_like_path(word) for word in words):
-        raise TaggerError(f"{missing}: no such file (an argument that looks like a file name is read as one; "
-                          "to tag it as text use --text or stdin)")
-    return [_text_input(" ".join(words), "<text>")]
+    path_like = [path.exists() or looks_like_path(word) for word, path in zip(words, paths)]
+    if all(path_like) and any(path.exists() for path in paths):  # file names, one of them wrong
+        for path in paths:
+            if path.is_dir():
+                raise TaggerError(f"{path}: a directory, not a file (name the files in it, e.g. {path}/*.txt; "
+                                  "--output-dir DIR writes one output per file)")
+        missing = next(word for word, path in zip(words, paths) if not path.exists())
+        raise TaggerError(f"{missing}: no such file (the other arguments are files; to tag the words as text "
+                          "use --text or stdin)")
+    text = " ".join(words)
+    if all(path_like):
+        print(f"tagger tag: no file named {words[0]}, so {'it is' if len(words) == 1 else 'the arguments are'} "
+              f"tagged as text (--text {shlex.quote(text)} says so without this note)", file=sys.stderr)
+    return [_text_input(text, "<text>")]
 
 
 def check_output_file(path: str | None, force: bool) -> None:
@@ -148,6 +154,10 @@ def output_format(args: argparse.Namespace) -> str:
 
 
 def _check_options(args: argparse.Namespace) -> None:
+    from tagger.inference.languages import check_language
+
+    if args.language is not None:
+        check_language(args.language, option="--language ")
     if (args.probabilities or args.top_k) and args.output_format == "conllu":
         raise TaggerError(f"{'--probabilities' if args.probabilities else '--top-k'} needs --output-format json or tsv")
     if args.top_k < 0:
@@ -230,14 +240,34 @@ def run_tag(args: argparse.Namespace) -> int:
     if inputs[0].name == "<stdin>" and sys.stdin.isatty():  # as `cat` users expect: say what it waits for
         print("tagger tag: reading text from the terminal; end it with Ctrl-D (files or text as arguments: "
               "tagger tag --help)", file=sys.stderr)
-    tagger, tag = _tagging_function(args)
-    header = tsv_header(tagger.columns, args.probabilities, args.top_k) if args.output_format == "tsv" and args.header else ""
+    done: list[str | Path | None] = []
     try:
+        tagger, tag = _tagging_function(args)
+        header = tsv_header(tagger.columns, args.probabilities, args.top_k) if args.output_format == "tsv" and args.header else ""
         for path, sources in jobs:
             with open_output(path) as output:
                 output.write(header)
                 for text in tag(_read(sources, args.input_format, lambda: tagger.tokenizer)):
                     output.write(text)
+            done.append(path)
     except BrokenPipeError:  # `tagger tag ... | head`: the reader has gone, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(interrupted_message([path for path, _ in jobs], done)) from None
     return 0
+
+
+def interrupted_message(outputs: list[str | Path | None], done: list[str | Path | None]) -> str:
+    """What Ctrl-C left: an output file is written whole or not at all (`open_output`), so each is
+    complete or untouched (an existing one kept as it was); stdout has what was tagged before it."""
+    if outputs == [None]:
+        return "interrupted; the sentences tagged before it are on stdout"
+    if len(done) == len(outputs):
+        return "interrupted once every output was written"
+    unfinished = outputs[len(done)]
+    left = (f"{unfinished} is as it was" if Path(unfinished).exists() else f"{unfinished} was not written") + \
+        " (output files appear whole or not at all)"
+    if len(outputs) == 1:
+        return f"interrupted; {left}"
+    last = f" (the last {done[-1]})" if done else ""
+    return f"interrupted after {len(done)} of {len(outputs)} outputs{last}; {left}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -27,7 +28,7 @@ from tagger.data.readers import read_data
 from tagger.errors import DataFormatError, ModelFileError, TaggerError
 from tagger.inference.tagger import Tagger
 from tagger.model.model_file import load_model
-from training_runs import run
+from training_runs import ENV, run
 
 
 def word(number: int | str, form: str = "w") -> str:
@@ -192,6 +193,56 @@ BAD_ARGUMENTS = [
 def test_bad_arguments_are_one_line(capsys, args, message):
     code, err = cli(capsys, *args)
     assert code == 2 and err.startswith("tagger") and err.count("\n") == 1 and message in err, err
+
+
+def tagger_in(directory: Path, *args: str) -> subprocess.CompletedProcess:
+    """`tagger ARGS` in a subprocess, run from `directory` (where Hydra would make a run directory)."""
+    return subprocess.run([sys.executable, "-m", "tagger.cli", *args], cwd=directory, env=ENV, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["tag", "--outputformat", "json"], "tagger tag: error: unrecognized arguments: --outputformat; "
+                                             "did you mean --output-format? (see tagger tag --help)"),
+        (["tag", "--top_k=3", "Hi"], "tagger tag: error: unrecognized arguments: --top_k=3; did you mean --top-k? "
+                                     "(see tagger tag --help)"),
+        (["eval", "m.safetensors", "dev.conllu", "--jsn"], "tagger eval: error: unrecognized arguments: --jsn; "
+                                                           "did you mean --json? (see tagger eval --help)"),
+        (["tag", "--zzz", "Hi"], "tagger tag: error: unrecognized arguments: --zzz (see tagger tag --help)"),
+    ],
+    ids=["tag-misspelt", "tag-underscore", "eval-misspelt", "nothing-close"],
+)
+def test_an_unknown_option_names_the_command_and_the_closest_option(tmp_path, args, line):
+    result = tagger_in(tmp_path, *args)
+    assert result.returncode == 2 and result.stderr == line + "\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["data=tr_atis", "--max-epochs", "2"], "--max-epochs: tagger train takes Hydra overrides (key=value), not "
+                                                "options: write trainer.max_epochs=2 (tagger train --help lists the keys)"),
+        (["--lr=0.01"], "--lr: tagger train takes Hydra overrides (key=value), not options: write optimizer.lr=0.01 "
+                        "(tagger train --help lists the keys)"),
+        (["--data", "en_ewt"], "--data: tagger train takes Hydra overrides (key=value), not options: write data=en_ewt "
+                               "(tagger train --help lists the keys)"),
+        (["--zzz"], "--zzz: tagger train takes Hydra overrides (key=value), not options: such as trainer.max_epochs=2 "
+                    "(tagger train --help lists the keys)"),
+    ],
+    ids=["max-epochs", "learning-rate", "group", "nothing-close"],
+)
+def test_an_option_given_to_train_says_which_override_to_write(tmp_path, args, line):
+    result = tagger_in(tmp_path, "train", *args)
+    assert result.returncode == 2 and result.stderr == f"tagger train: error: {line}\n"
+    assert list(tmp_path.iterdir()) == []  # no run directory
+
+
+def test_hydras_own_options_still_reach_it(tmp_path):
+    result = tagger_in(tmp_path, "train", "--cfg", "job", "data=sample")
+    assert result.returncode == 0, result.stderr
+    assert "max_epochs:" in result.stdout and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("command", ["eval", "tag"])

@@ -40,40 +40,70 @@ def comments(conllu: str) -> list[str]:
 # -- 1. what an argument is ------------------------------------------------------------------------
 
 
+def forms(tsv: str) -> list[str]:
+    return [line.split("\t")[1] for line in tsv.splitlines() if line and not line.startswith("#")]
+
+
+def tag_words(*words: str, cwd: Path) -> subprocess.CompletedProcess:
+    return tagger_cli("tag", "--precision", "float32", "-f", "tsv", "--no-header", *words, cwd=cwd)
+
+
+def test_ordinary_words_are_text_even_where_one_of_them_names_a_directory(tmp_path):
+    result = tag_words("Hello", "world", ".", cwd=tmp_path)  # "." is the working directory
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert forms(result.stdout) == ["Hello", "world", "."]
+
+
+def test_a_sentence_that_names_an_existing_file_is_text(tmp_path):
+    (tmp_path / "notes.txt").write_text("Not this.\n")
+    result = tag_words("What", "is", "in", "notes.txt", cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert forms(result.stdout) == ["What", "is", "in", "notes.txt"]
+
+
+@pytest.mark.parametrize("word", ["example.com", "node.js", "and/or"])
+def test_one_word_that_looks_like_a_file_name_but_names_none_is_text_with_a_note(tmp_path, word):
+    result = tag_words(word, cwd=tmp_path)
+    assert result.returncode == 0
+    assert forms(result.stdout) == [word]
+    assert result.stderr == f"tagger tag: no file named {word}, so it is tagged as text (--text {word} says so without this note)\n"
+
+
+def test_several_missing_file_names_are_text_with_a_note(tmp_path):
+    result = tagger_cli("tag", "-m", "no_such_model", "a1.txt", "b1.txt", cwd=tmp_path)  # the note comes before the model
+    assert result.stderr.splitlines()[0] == ("tagger tag: no file named a1.txt, so the arguments are tagged as text "
+                                             "(--text 'a1.txt b1.txt' says so without this note)")
+
+
 @pytest.mark.parametrize(
-    ("argument", "expected"),
+    ("arguments", "expected"),
     [
-        ("some_dir", "tagger tag: error: some_dir: a directory, not a file"),
-        ("input.TXT", "tagger tag: error: input.TXT: no such file (an argument that looks like a file name"),
-        ("README.md", "tagger tag: error: README.md: no such file (an argument that looks like a file name"),
-        ("and/or", "tagger tag: error: and/or: no such file (an argument that looks like a file name"),
-        ("notes.txt", "tagger tag: error: notes.txt: no such file"),
+        (["some_dir"], "tagger tag: error: some_dir: a directory, not a file"),
+        (["."], "tagger tag: error: .: a directory, not a file"),
+        (["a.txt", "some_dir"], "tagger tag: error: some_dir: a directory, not a file"),
+        (["a.txt", "b1.txt"], "tagger tag: error: b1.txt: no such file (the other arguments are files"),
+        (["a.txt", "data/b.txt"], "tagger tag: error: data/b.txt: no such file (the other arguments are files"),
     ],
+    ids=["directory", "working-directory", "directory-among-files", "typo-among-files", "missing-path-among-files"],
 )
-def test_a_directory_or_a_missing_path_like_argument_is_an_error_not_text(tmp_path, argument, expected):
+def test_paths_one_of_which_exists_are_files_and_a_directory_or_a_missing_one_is_an_error(tmp_path, arguments, expected):
     (tmp_path / "some_dir").mkdir()
-    assert_one_line_error(tagger_cli("tag", argument, cwd=tmp_path), expected)
-
-
-def test_several_missing_file_names_are_an_error_and_a_directory_among_files_too(tmp_path):
     (tmp_path / "a.txt").write_text("Hi.\n")
-    (tmp_path / "d").mkdir()
-    assert_one_line_error(tagger_cli("tag", "a1.txt", "b1.txt", cwd=tmp_path), "tagger tag: error: a1.txt: no such file")
-    assert_one_line_error(tagger_cli("tag", "a.txt", "d", cwd=tmp_path), "tagger tag: error: d: a directory, not a file")
+    assert_one_line_error(tagger_cli("tag", *arguments, cwd=tmp_path), expected)
 
 
 def test_text_with_spaces_stays_text_and_text_that_looks_like_a_path_goes_by_text(tmp_path):
     sentence = tagger_cli("tag", "-f", "tsv", "--no-header", "I love e.g. cats", "and/or dogs", cwd=tmp_path)
     assert sentence.returncode == 0, sentence.stderr
-    assert [line.split("\t")[1] for line in sentence.stdout.splitlines() if line] == [
-        "I", "love", "e.g.", "cats", "and", "/", "or", "dogs"]
+    assert forms(sentence.stdout) == ["I", "love", "e.g.", "cats", "and", "/", "or", "dogs"]
     word = tagger_cli("tag", "-f", "tsv", "--no-header", "--text", "README.md", cwd=tmp_path)
-    assert word.returncode == 0 and [line.split("\t")[1] for line in word.stdout.splitlines() if line] == ["README.md"]
+    assert word.returncode == 0 and word.stderr == "" and forms(word.stdout) == ["README.md"]
 
 
 def test_the_rule_is_in_the_help():
     help_text = " ".join(tagger_cli("tag", "--help").stdout.split())
-    assert "a directory is an error" in help_text and "--text" in help_text and "looks like a path" in help_text
+    assert "a directory or a missing file among them is an error" in help_text and "look like paths" in help_text
+    assert "--text or stdin take any text" in help_text
 
 
 # -- 6. the output path is checked before any work ---------------------------------------------------

@@ -18,6 +18,7 @@ from conftest import SAMPLE_DEV, TINY_MODEL
 from tagger import Tagger, __version__
 from tagger.errors import TaggerError
 from tagger.inference.documents import TaggedToken
+from tagger.inference.shipped import SHIPPED_DIR
 from training_runs import ENV, REPO, run
 
 CONLLU = "# text = Dogs bark.\n1\tDogs\t_\t_\t_\t_\t_\t_\t_\t_\n2\tbark\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n3\t.\t_\t_\t_\t_\t_\t_\t_\t_\n\n"
@@ -188,6 +189,47 @@ def test_top_k_tags_come_with_their_probabilities(tagger):
         assert len(ranked) == 3 and token.upos in [tag for tag, p in ranked if p == best]  # ties may come in any order
         assert best == pytest.approx(token.probabilities["upos"])
         assert ranked[0][1] >= ranked[1][1] >= ranked[2][1] and sum(p for _, p in ranked) <= 1.0 + 1e-6
+
+
+@pytest.fixture(scope="module")
+def english() -> Tagger:
+    return Tagger.load("en_ewt", threads=1, precision="float32")
+
+
+def test_a_tagger_shows_its_model_language_columns_device_and_precision(english):
+    assert repr(english) == ("Tagger(model='en_ewt', language='en', columns=['upos', 'xpos', 'feats', 'lemma'], "
+                             "device='cpu', precision='float32', tokenizer='learned')")
+    assert str(english) == repr(english)
+    path = SHIPPED_DIR / "en_ewt.safetensors"
+    from_file = Tagger.load(path, threads=1, precision="int8", tokenizer="rules")
+    assert repr(from_file).startswith(f"Tagger(model={str(path)!r}, language='en', ")
+    assert repr(from_file).endswith(", device='cpu', precision='int8', tokenizer='rules')")
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        (["ok", None], "pipe(): the text at index 1: NoneType is not a string (or UTF-8 bytes) of text or a list of token lists"),
+        (["ok", "fine", b"ab\xff"], "pipe(): the text at index 2: the bytes are not UTF-8 (byte 0xff at index 2)"),
+        (["one", "two", "three", 42], "pipe(): the text at index 3: int is not a string"),  # past the first batch of 2
+        ([[["Dogs", "bark"]], ["Dogs", "bark"]], "pipe(): the text at index 1: a list of strings is not one text"),
+    ],
+    ids=["none", "bad-bytes", "second-batch", "list-of-strings"],
+)
+def test_pipe_names_the_bad_text_by_its_index_in_the_input(english, texts, message):
+    with pytest.raises(TaggerError) as error:
+        list(english.pipe(texts, batch_size=2))
+    assert str(error.value).startswith(message) and "tag()" not in str(error.value)
+
+
+def test_a_bad_language_is_named_as_python_spells_it_and_as_the_cli_does():
+    with pytest.raises(TaggerError) as error:
+        Tagger.load("en_ewt", language="xx")
+    assert str(error.value) == "language='xx' is not an ISO 639 language code (such as en, fr, tr or grc)"
+    # on the command line, before any model is looked for
+    result = tagger_cli("tag", "-m", "no_such_model", "--language", "xx", "Hello.")
+    assert result.returncode == 2
+    assert result.stderr == "tagger tag: error: --language 'xx' is not an ISO 639 language code (such as en, fr, tr or grc)\n"
 
 
 # -- training ---------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""Training survives SIGKILL (resume=RUN_DIR), repeats itself exactly, and stops cleanly on a NaN loss."""
+"""Training survives SIGKILL (resume=RUN_DIR), repeats itself exactly, and stops cleanly on a NaN loss; Ctrl-C
+ends training and tagging with one line that says what was kept."""
 
 from __future__ import annotations
 
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -171,3 +173,90 @@ def test_ctrl_c_in_the_segmenter_phase_exits_130_keeping_the_tagger_and_naming_t
     assert code == 130 and last == (f"tagger train: interrupted in the segmenter phase: the tagger is saved, without a "
                                     f"segmenter, in {model}; `tagger train resume={run_dir}` learns it")
     assert model.is_file()  # the tagger phase's file is kept
+
+
+# -- Ctrl-C while `tagger tag` writes to files ---------------------------------------------------
+
+
+def _long_text(path: Path, sentences: int = 40_000) -> Path:
+    """A raw text that the shipped model tags for longer than the test waits before pressing Ctrl-C."""
+    path.write_text("".join(f"Sentence number {i} is here, and the dogs bark at night.\n" for i in range(sentences)))
+    return path
+
+
+def _ctrl_c_once_writing(args: list[str], cwd: Path, whole_group: bool = False) -> subprocess.CompletedProcess:
+    """Run `tagger tag ARGS`, press Ctrl-C (SIGINT) once an output is being written (a `.part` file is there),
+    and return the ended process with its stderr. `whole_group`: to every process of its group, as a terminal does."""
+    process = subprocess.Popen([sys.executable, "-m", "tagger.cli", "tag", "--precision", "float32", *args], cwd=cwd,
+                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=whole_group)
+    try:
+        deadline = time.monotonic() + 180
+        while not list(cwd.rglob("*.part")) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # into the tagging (with workers: while they start)
+        if whole_group:
+            os.killpg(process.pid, signal.SIGINT)  # this test's own process group, made for it
+        else:
+            process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-output", "existing-output-with-force"])
+def test_ctrl_c_while_tagging_to_a_file_leaves_no_partial_file_and_says_so(tmp_path, existing):
+    _long_text(tmp_path / "long.txt")
+    if existing:
+        (tmp_path / "out.conllu").write_text("precious\n")
+    result = _ctrl_c_once_writing(["long.txt", "-o", "out.conllu", "--force"], tmp_path)
+    state = "is as it was" if existing else "was not written"
+    assert result.returncode == 130 and result.stderr == (
+        f"tagger tag: interrupted; out.conllu {state} (output files appear whole or not at all)\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["long.txt"] + ["out.conllu"] * existing
+    assert not existing or (tmp_path / "out.conllu").read_text() == "precious\n"
+
+
+def test_ctrl_c_with_output_dir_keeps_the_finished_outputs_and_names_them(tmp_path):
+    (tmp_path / "short.txt").write_text("Dogs bark.\n")
+    _long_text(tmp_path / "long.txt")
+    result = _ctrl_c_once_writing(["short.txt", "long.txt", "--output-dir", "out"], tmp_path)
+    assert result.returncode == 130 and result.stderr == (
+        "tagger tag: interrupted after 1 of 2 outputs (the last out/short.conllu); out/long.conllu was not written "
+        "(output files appear whole or not at all)\n")
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["short.conllu"]
+    assert "\tDogs\t" in (tmp_path / "out" / "short.conllu").read_text()
+
+
+def test_ctrl_c_at_a_terminal_stops_the_workers_with_one_line_and_no_traceback(tmp_path):
+    _long_text(tmp_path / "long.txt")
+    result = _ctrl_c_once_writing(["long.txt", "-o", "out.conllu", "--workers", "2", "--threads", "1"], tmp_path,
+                                  whole_group=True)
+    assert result.returncode == 130 and result.stderr == (
+        "tagger tag: interrupted; out.conllu was not written (output files appear whole or not at all)\n")
+    assert [path.name for path in tmp_path.iterdir()] == ["long.txt"]
+
+
+def test_ctrl_c_while_tagging_to_stdout_says_the_output_so_far_is_there(tmp_path):
+    _long_text(tmp_path / "long.txt")
+    stdout = tmp_path / "stdout.conllu"
+    with stdout.open("w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "tagger.cli", "tag", "--precision", "float32", "long.txt"],
+                                   cwd=tmp_path, env=ENV, stdout=output, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 180
+            while stdout.stat().st_size == 0 and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)  # tagging has begun
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 130 and stderr == "tagger tag: interrupted; the sentences tagged before it are on stdout\n"
+    written = stdout.read_text()
+    assert written.startswith("# newdoc id = long.txt\n") and written.endswith("\n\n")  # whole sentences
+    assert "# text = Sentence number 39999 " not in written  # stopped before the end

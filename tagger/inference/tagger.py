@@ -56,6 +56,7 @@ class Tagger:
         precision: str = "auto",
         tokenizer: str = "auto",
         device: str | torch.device = "auto",
+        name: str | None = None,
     ) -> None:
         """`tokenizer` is how raw text becomes sentences and tokens: "learned" (the segmenter the model
         carries, trained on its treebank's raw text), "rules" (the rule tokenizer), or "auto": learned
@@ -64,13 +65,15 @@ class Tagger:
         "cuda", "cuda:N", or "auto" (a GPU where there is one); a device that is not there is a
         TaggerError. `precision` is the forward pass's arithmetic ("auto": bfloat16 where the device
         computes it natively), `batch_tokens` (by default suited to the device), `cache_size` and
-        `form_table` the batches and the CLE caches (see `Predictor`)."""
+        `form_table` the batches and the CLE caches (see `Predictor`). `name` is what the model is called
+        where it is shown (`Tagger.load` gives the name or path it loaded; by default the training data's name)."""
         if tokenizer not in TOKENIZERS:
             raise TaggerError(f"unknown tokenizer {tokenizer!r}: use {', '.join(TOKENIZERS)}")
         if tokenizer == "learned" and bundle.segmenter is None:
             raise TaggerError("this model has no learned segmenter (its training data had no raw text): use the rules")
         self.tokenizer_kind = "learned" if tokenizer != "rules" and bundle.segmenter is not None else "rules"
         self.bundle = bundle
+        self.name = name or bundle.provenance.get("data")
         trained_for = model_language(bundle.provenance)
         if language is not None:
             check_language(language)
@@ -87,6 +90,10 @@ class Tagger:
         if threads:
             torch.set_num_threads(threads)
 
+    def __repr__(self) -> str:
+        return (f"Tagger(model={self.name!r}, language={self.language!r}, columns={self.columns!r}, "
+                f"device={str(self.device)!r}, precision={self.precision.name!r}, tokenizer={self.tokenizer_kind!r})")
+
     @classmethod
     def load(cls, path_or_name: str | Path, **options) -> Tagger:
         """Load a model file, or by name an installed model package or a shipped model ("en_ewt"), or a
@@ -94,7 +101,7 @@ class Tagger:
         `options` are the constructor's (`device="cuda"`, `precision=`, `tokenizer=`, ...)."""
         from tagger.inference.shipped import resolve_model
 
-        return cls(load_model(resolve_model(path_or_name)), **options)
+        return cls(load_model(resolve_model(path_or_name)), **{"name": str(path_or_name), **options})
 
     @property
     def network(self) -> TaggerNetwork:
@@ -165,22 +172,29 @@ class Tagger:
         """
         if isinstance(texts, (str, bytes)):
             raise TaggerError("pipe() takes many texts (an iterable of strings); for one text use tag(text)")
+        _check_input_format(input_format)
         iterator = iter(texts)
+        start = 0
         while group := list(itertools.islice(iterator, batch_size)):
-            documents = self._read_group(group, input_format)
+            documents = self._read_group(group, input_format, start)
             self._predict([sentence for document in documents for sentence in document], probabilities, top_k)
             for text, document in zip(group, documents):
                 yield TaggedDocument(document, self._raw_text(text, input_format))
+            start += len(group)
 
-    def _read_group(self, texts: list[str], input_format: str) -> list[list[TaggedSentence]]:
-        """Each text's sentences; the raw texts among them go through the tokenizer in one call."""
+    def _read_group(self, texts: list, input_format: str, start: int) -> list[list[TaggedSentence]]:
+        """Each text's sentences; the raw texts among them go through the tokenizer in one call. A bad
+        text is named by its index in `pipe`'s input (the group's first text is at `start`)."""
         raw: dict[int, str] = {}
+        documents: list[list[TaggedSentence]] = []
         for i, text in enumerate(texts):
-            if isinstance(text, (str, bytes, bytearray)) and input_format in ("auto", "raw"):
-                text = _text(text)
-                if input_format == "raw" or not looks_like_conllu(text):
+            try:
+                text = _pipe_item(text, input_format)
+                if isinstance(text, str) and (input_format == "raw" or not looks_like_conllu(text)):
                     raw[i] = text
-        documents = [[] if i in raw else self._read(text, input_format) for i, text in enumerate(texts)]
+                documents.append([] if i in raw else self._read(text, input_format))
+            except TaggerError as error:
+                raise TaggerError(f"pipe(): the text at index {start + i}: {error}") from None
         for i, document in zip(raw, read_raw_texts(list(raw.values()), self.tokenizer)):
             documents[i] = document
         return documents
@@ -194,8 +208,7 @@ class Tagger:
         return text if input_format == "raw" or not looks_like_conllu(text) else None
 
     def _read(self, data: str | Sequence[Sequence[str]], input_format: str) -> list[TaggedSentence]:
-        if input_format != "auto" and input_format not in INPUT_FORMATS:
-            raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
+        _check_input_format(input_format)
         if isinstance(data, (str, bytes, bytearray)):
             stream = io.BytesIO(_utf8(data))
             return list(read_input(stream, "<string>", input_format, lambda: self.tokenizer))
@@ -229,6 +242,24 @@ class Tagger:
     def predict(self, sentences: list[Sentence], probabilities: bool = False, top_k: int = 0) -> list[Sentence]:
         """Fill the predicted columns of sentence records in place and return them (see `Predictor.predict`)."""
         return self.predictor.predict(sentences, probabilities, top_k)
+
+
+def _pipe_item(text: object, input_format: str) -> str | bytes | bytearray | list:
+    """One of `pipe`'s texts as `_read` takes it, a raw text decoded; a TaggerError for one it cannot be."""
+    if isinstance(text, (str, bytes, bytearray)):
+        return _text(text) if input_format in ("auto", "raw") else text
+    if not isinstance(text, Iterable):
+        raise TaggerError(f"{type(text).__name__} is not a string (or UTF-8 bytes) of text or a list of token lists")
+    items = list(text)
+    if input_format == "auto" and any(isinstance(item, str) for item in items):
+        raise TaggerError("a list of strings is not one text: give each text as one string, or its pre-tokenised "
+                          "sentences as lists of tokens")
+    return items
+
+
+def _check_input_format(input_format: str) -> None:
+    if input_format != "auto" and input_format not in INPUT_FORMATS:
+        raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
 
 
 def _text(data: str | bytes | bytearray) -> str:

@@ -5,14 +5,19 @@ to worker processes, each with its own copy of the model, which tag and format t
 formatted chunks come back in input order. At most two chunks per worker are in flight, so a
 file of any size holds only those in memory. Workers are spawned, not forked: a fork of a
 process whose OpenMP threads have run can hang. On GPUs each worker has a card of its own: N
-processes sharing one card would only queue behind each other for it.
+processes sharing one card would only queue behind each other for it. Ctrl-C at a terminal
+reaches the whole process group; workers ignore it, so this process alone stops them and says
+what was kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -47,6 +52,20 @@ def worker_devices(asked: str, device: torch.device, workers: int) -> list[str] 
         raise TaggerError(f"--workers {workers} --device {asked}: one worker per GPU, and {visible} visible; "
                           f"use --workers {visible}, or --device cpu for {workers} CPU workers")
     return [f"cuda:{index}" for index in range(workers)]
+
+
+@contextlib.contextmanager
+def _started_processes_ignore_ctrl_c() -> Iterator[None]:
+    """Processes started inside ignore SIGINT: an ignored signal stays ignored across exec, and Python
+    installs its KeyboardInterrupt handler only where it is not (the pool starts workers on submit)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread sets handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _load(load_options: dict, devices: multiprocessing.Queue | None) -> None:
@@ -87,7 +106,8 @@ def tag_in_workers(
     iterator = iter(sentences)
     try:
         while chunk := list(itertools.islice(iterator, chunk_sentences)):
-            pending.append(pool.submit(_tag_chunk, chunk, output_format, probabilities, top_k))
+            with _started_processes_ignore_ctrl_c():
+                pending.append(pool.submit(_tag_chunk, chunk, output_format, probabilities, top_k))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
