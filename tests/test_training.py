@@ -46,7 +46,7 @@ def test_tiny_training_clearly_beats_most_frequent_tag(tiny_model):
 def test_training_run_leaves_model_scores_logs_and_checkpoints(tiny_model):
     run_dir = tiny_model.parent
     scores = json.loads((run_dir / "scores.json").read_text())
-    assert set(scores["dev"]) == {"UPOS", "XPOS", "UFeats", "AllTags", "Lemmas"}
+    assert set(scores["dev"]) == {"UPOS", "XPOS", "UFeats", "Feats", "AllTags", "Lemmas"}
     assert scores["train_seconds"] > 0  # what the README's training-time columns report
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
