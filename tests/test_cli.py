@@ -36,7 +36,7 @@ def test_train_then_eval_from_the_command_line(tmp_path):
     result = tagger("eval", str(model), str(SAMPLE_DEV), "--output", str(output), "--json")
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout)
-    assert set(scores) == {"UPOS", "XPOS", "UFeats", "AllTags", "Lemmas"}
+    assert set(scores) == {"UPOS", "XPOS", "UFeats", "Feats", "AllTags", "Lemmas"}
     assert output.read_text().count("\n1\t") == SAMPLE_DEV.read_text().count("\n1\t")
 
     again = tagger("eval", str(model), str(SAMPLE_DEV), "--output", str(output))
