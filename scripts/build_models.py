@@ -75,7 +75,7 @@ def corpora(data_dir: Path, only: list[str] | None) -> list[Corpus]:
 # it runs, not what it trains: a change of these rebuilds nothing
 RUN_KEYS = ("run_dir", "output_model", "resume", "ckpt_path", "threads", "data_dir", "logger")
 DISPLAY_KEYS = {"trainer": ("enable_progress_bar", "enable_model_summary", "log_every_n_steps"),
-                "callbacks": ("progress_bar", "learning_rate_monitor")}
+                "callbacks": ("progress_bar", "learning_rate_monitor", "training_curves")}
 
 
 def resolved_config(corpus: Corpus, overrides: list[str]) -> dict:
@@ -350,7 +350,8 @@ def main() -> None:
         except subprocess.CalledProcessError as error:
             sys.exit(f"build_models: error: {corpus.name}: `tagger train` failed (exit {error.returncode}); "
                      f"the same command retries it")
-        log.info("%s: %s (%.1f minutes)", corpus.name, done[corpus.name], (time.monotonic() - started) / 60)
+        took = "" if args.dry_run else f" ({(time.monotonic() - started) / 60:.1f} minutes)"  # a dry run takes none
+        log.info("%s: %s%s", corpus.name, done[corpus.name], took)
         if args.publish and not args.dry_run:
             publish([corpus.name], args.output_dir, args.publish_dir.resolve())
     if not args.dry_run and (args.output_dir / "wheels").is_dir():

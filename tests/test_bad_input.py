@@ -264,7 +264,7 @@ def test_debug_shows_the_traceback(tmp_path, tiny_model):
 # -- `tagger train`: config overrides, data, run directories ---------------------------------
 
 BAD_TRAINING = [
-    pytest.param(["nosuchkey=1"], r"unknown config key 'nosuchkey' \(known keys there: data, model, .*\)", id="unknown-key"),
+    pytest.param(["nosuchkey=1"], r"unknown config key 'nosuchkey' \(known keys there: callbacks, ckpt_path, data, data_dir, .*\)", id="unknown-key"),
     pytest.param(["trainer.nosuch=1"], r"unknown config key 'trainer.nosuch' \(known keys there: accelerator, .*\)",
                  id="unknown-trainer-key"),
     pytest.param(["model.encodr.layers=3"], r"unknown config key 'model.encodr' \(did you mean 'model.encoder'\?\)",

@@ -28,7 +28,7 @@ def config_error_message(error: BaseException) -> str | None:
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and cause.full_key:
         hint = ""
         if isinstance(cause.parent_node, DictConfig):
-            keys = [str(key) for key in cause.parent_node.keys() if key != "hydra"]
+            keys = sorted(str(key) for key in cause.parent_node.keys() if key != "hydra")  # not in the order configs compose
             parent, _, name = cause.full_key.rpartition(".")
             close = difflib.get_close_matches(name, keys, n=1)
             hint = f" (did you mean '{parent + '.' if parent else ''}{close[0]}'?)" if close else f" (known keys there: {', '.join(keys)})"

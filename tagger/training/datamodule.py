@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from tagger.data.conllu_io import Sentence
-from tagger.data.readers import read_data
+from tagger.data.readers import is_annotated, read_data
 from tagger.data.vocab import Vocabularies, build_vocabularies
 from tagger.errors import DataFormatError, TaggerError
 from tagger.training.sampler import TokenBudgetBatchSampler
@@ -67,10 +67,22 @@ class TaggingDataModule(pl.LightningDataModule):
     def build_vocabularies(self) -> Vocabularies:
         """Vocabularies come from train alone, before the network is built (it needs their sizes)."""
         if self.vocabs is None:
+            self._drop_unannotated_columns()
             self.vocabs = build_vocabularies(self.read("train"), self.columns, self.config.min_word_freq)
             sizes = ", ".join(f"{c} {len(v)}" for c, v in self.vocabs.tags.items())
             log.info("vocabularies: %d words, %d chars; tags: %s", len(self.vocabs.words), len(self.vocabs.chars), sizes)
         return self.vocabs
+
+    def _drop_unannotated_columns(self) -> None:
+        """A column that is `_` throughout train (XPOS in fr_sequoia and tr_atis) is not learned: its head
+        could only learn to say `_`, and its dev accuracy would be a meaningless 100."""
+        train = self.read("train")
+        unannotated = [column for column in self.columns if not is_annotated(column, train)]
+        if len(unannotated) == len(self.columns):
+            raise TaggerError(f"{self.config.train}: data.columns={self.columns}: every one is `_` throughout: nothing to learn")
+        if unannotated:
+            log.warning("data.columns: %s `_` throughout %s: not learned", ", ".join(unannotated), self.config.train)
+            self.columns = [column for column in self.columns if column not in unannotated]
 
     def corpus(self, split: str) -> EncodedSentences:
         if split not in self.corpora:

@@ -40,10 +40,12 @@ class TaggerModule(pl.LightningModule):
         max_warmup_fraction: float,
         final_lr_ratio: float,
         label_smoothing: float,
+        monitor: str,
     ) -> None:
         """`model` is the checked `model` config section and `vocabs` the vocabularies as a dict (both
         are saved as hyper-parameters, so a checkpoint rebuilds the module); `optimizer` builds the
-        optimizer from the parameters."""
+        optimizer from the parameters. `monitor`, the dev metric that selects the checkpoint, is the
+        one the progress bar shows: span F1 for NER, not the token accuracy beside it."""
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"])
         self.vocabs = Vocabularies.from_dict(vocabs)
@@ -91,20 +93,30 @@ class TaggerModule(pl.LightningModule):
         for key, value in counts.items():
             self._dev_counts[key] = self._dev_counts.get(key, 0) + value
 
+    def dev_metrics(self) -> list[str]:
+        """The names of the dev metrics a validation logs: what `monitor` can select on."""
+        return [f"dev/{name}" for name in self._accuracy_names()] + [
+            name for column in self.entity_decoders for name in self._span_metric_names(column)]
+
+    def _accuracy_names(self) -> list[str]:
+        return self.columns + (["alltags"] if len(self.together) > 1 else [])
+
+    @staticmethod
+    def _span_metric_names(column: str) -> list[str]:
+        label = entity_label(column).lower()
+        return [f"dev/{label}_{metric}" for metric in ("precision", "recall", "f1")]
+
     def on_validation_epoch_end(self) -> None:
         counts = self._dev_counts
         if not counts:
             return
         words = self.all_gather(counts["words"]).sum().clamp(min=1).float()
-        names = self.columns + (["alltags"] if len(self.together) > 1 else [])
-        for name in names:
-            accuracy = 100.0 * self.all_gather(counts[name]).sum().float() / words
-            self.log(f"dev/{name}", accuracy, prog_bar=name == self.columns[0], rank_zero_only=True)
+        values = {f"dev/{name}": 100.0 * self.all_gather(counts[name]).sum().float() / words for name in self._accuracy_names()}
         for column in self.entity_decoders:
             correct, predicted, gold = self.all_gather(counts[f"{column}.spans"]).reshape(-1, 3).sum(0).tolist()
-            label = entity_label(column).lower()
-            for metric, value in zip(("precision", "recall", "f1"), f1_from_counts(correct, predicted, gold)):
-                self.log(f"dev/{label}_{metric}", value, prog_bar=metric == "f1", rank_zero_only=True)
+            values.update(zip(self._span_metric_names(column), f1_from_counts(correct, predicted, gold)))
+        for name, value in values.items():
+            self.log(name, value, prog_bar=name == self.hparams.monitor, rank_zero_only=True)
 
     def _span_counts(self, column: str, decoded: Tensor, batch: dict[str, Tensor]) -> Tensor:
         """Correct, predicted and gold entity counts of a batch, from Viterbi-decoded tags.

@@ -37,7 +37,7 @@ from tagger.evaluation.conll18 import evaluate_conll18
 from tagger.model.segmenter import CHAR_CLASSES, Segmenter, SegmenterConfig, char_class
 from tagger.segmentation.learned import LearnedSegmenter
 from tagger.segmentation.multiword import MultiwordExpander
-from tagger.segmentation.tokens import conllu_sentence
+from tagger.segmentation.tokens import RawTextTokenizer, conllu_sentence
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -142,11 +142,11 @@ def _train_segmenter(
         if step % training.eval_every and step < training.max_steps:
             continue
         segmenter.eval()
-        scores = dev_scores(segmenter, dev, dev_text)
+        scores = dev_scores(LearnedSegmenter(segmenter), dev, dev_text)
         history.append({"step": step, **scores})
         log.info("segmenter step %d of at most %d: dev %s", step, training.max_steps, scores)
         bar.set_postfix({name: f"{value:.2f}" for name, value in scores.items()}, refresh=True)
-        score = sum(scores[name] for name in SELECTION_METRICS)
+        score = selection_score(scores)
         if score > best_score:
             best_score, best_state = score, copy.deepcopy(segmenter.state_dict())
         if step >= training.max_steps or len(history) - _best_index(history) > training.patience:
@@ -176,12 +176,18 @@ class _Loss:
 
 
 def _best_index(history: list[dict]) -> int:
-    return max(range(len(history)), key=lambda i: sum(history[i][name] for name in SELECTION_METRICS))
+    return max(range(len(history)), key=lambda i: selection_score(history[i]))
 
 
-def dev_scores(segmenter: Segmenter, gold: Sequence[Sentence], text: str) -> dict[str, float]:
-    """Tokens, Sentences and Words F1 of the segmenter on `text` (the raw text of `gold`)."""
-    system = [conllu_sentence(sentence)[0] for sentence in LearnedSegmenter(segmenter).tokenize(text)]
+def selection_score(scores: dict[str, float]) -> float:
+    """What a segmentation is judged by: its Tokens + Sentences + Words F1. It chooses the segmenter's
+    checkpoint, and whether a model keeps its segmenter or the rule tokenizer does better."""
+    return sum(scores[name] for name in SELECTION_METRICS)
+
+
+def dev_scores(tokenizer: RawTextTokenizer, gold: Sequence[Sentence], text: str) -> dict[str, float]:
+    """Tokens, Sentences and Words F1 of a tokenizer (a `LearnedSegmenter`, or the rules) on `text`, the raw text of `gold`."""
+    system = [conllu_sentence(sentence)[0] for sentence in tokenizer.tokenize(text)]
     scores = evaluate_conll18(gold, system)
     return {name: round(scores[name].f1, 2) for name in SELECTION_METRICS}
 

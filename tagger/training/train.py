@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +29,13 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from tagger.data.conllu_io import Sentence
-from tagger.data.raw_text import has_raw_text
+from tagger.data.raw_text import has_raw_text, raw_text
 from tagger.errors import DEBUG_ENV, TaggerError
 from tagger.evaluation.evaluate import evaluate_file
 from tagger.model.model_file import load_model, read_metadata, save_model
 from tagger.model.network import TaggerNetwork
 from tagger.model.segmenter import Segmenter, SegmenterConfig
+from tagger.segmentation.rules import Tokenizer
 from tagger.training.accelerator import check_accelerator
 from tagger.training.checkpoint_io import AtomicCheckpointIO
 from tagger.training.config_errors import built_from_config
@@ -41,7 +43,8 @@ from tagger.training.config_schema import TrainConfig, validate_config
 from tagger.training.datamodule import TaggingDataModule
 from tagger.training.module import TaggerModule
 from tagger.training.run_dir import LAST_CHECKPOINT, prepare_run
-from tagger.training.segmenter_training import SegmenterTrainingConfig, train_segmenter
+from tagger.training.segmenter_training import (SELECTION_METRICS, SegmenterTrainingConfig, dev_scores, selection_score,
+                                                train_segmenter)
 from tagger.training.word_vectors import prepare_word_vectors
 
 log = logging.getLogger("tagger.training.train")  # not __main__, which it is under `tagger train`
@@ -82,7 +85,9 @@ def build_objects(config: TrainConfig, cfg: DictConfig) -> TrainingObjects:
             max_warmup_fraction=config.schedule.max_warmup_fraction,
             final_lr_ratio=config.schedule.final_lr_ratio,
             label_smoothing=config.label_smoothing,
+            monitor=config.monitor,
         )
+        check_monitor(config.monitor, module.dev_metrics())
         callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
         trainer = pl.Trainer(**config.trainer.model_dump(), callbacks=callbacks, logger=hydra.utils.instantiate(cfg.logger),
                              default_root_dir=config.run_dir, plugins=[AtomicCheckpointIO()])
@@ -90,6 +95,16 @@ def build_objects(config: TrainConfig, cfg: DictConfig) -> TrainingObjects:
         found = word_vectors.initialise(module.network.words.embedding.weight, vocabs.words)
         log.info("pretrained vectors for %d of %d words", found, len(vocabs.words) - 2)
     return TrainingObjects(datamodule, module, trainer)
+
+
+def check_monitor(monitor: str, dev_metrics: list[str]) -> None:
+    """The metric that selects checkpoints and stops training must be one the run logs, or the run
+    would fail at its first validation, an epoch in."""
+    if monitor in dev_metrics:
+        return
+    spans = [name for name in dev_metrics if name.endswith("_f1")]
+    hint = f"; entity data selects on span F1: experiment=ner (or monitor={spans[0]})" if spans else ""
+    raise TaggerError(f"monitor={monitor}: this run logs no such dev metric (it logs {', '.join(dev_metrics)}){hint}")
 
 
 @contextlib.contextmanager
@@ -136,15 +151,80 @@ def wants_segmenter(config: TrainConfig, train_sentences: list[Sentence]) -> boo
     return True
 
 
-def learn_segmenter(config: TrainConfig, datamodule: TaggingDataModule, device: torch.device) -> Segmenter:
+def learn_segmenter(config: TrainConfig, datamodule: TaggingDataModule, device: torch.device) -> tuple[Segmenter, dict]:
+    """The segmenter learned from train, chosen on dev, and its dev Tokens, Sentences and Words F1 (and step)."""
     segmenter, report = train_segmenter(
         datamodule.read("train"), datamodule.read("dev"), SegmenterConfig(**config.segmenter.network.model_dump()),
         SegmenterTrainingConfig(**config.segmenter.training.model_dump()), source=config.data.train, device=device,
         progress=config.trainer.enable_progress_bar and sys.stderr.isatty(),  # where Lightning shows its bar
     )
-    log.info("segmenter: dev %s after %.1f minutes",
-             "  ".join(f"{name} {value:.2f}" for name, value in report["dev"].items() if name != "step"), report["minutes"])
-    return segmenter
+    log.info("segmenter: dev %s after %.1f minutes", _figures(report["dev"]), report["minutes"])
+    return segmenter, report["dev"]
+
+
+def segmenter_or_rules(config: TrainConfig, dev: list[Sentence], learned: dict[str, float]) -> dict:
+    """Whether raw text goes through the learned segmenter or the rule tokenizer, by their dev figures.
+
+    Both segment the same dev text, scored as the segmenter was chosen (Tokens + Sentences + Words
+    F1): a segmenter that does worse than the rules (too few steps, too little raw text) is not
+    kept, so no model segments worse by default than the rules it would otherwise use, and the
+    warning says so; `segmenter.learn=true` keeps it anyway. The result goes into the model's
+    provenance as `segmenter_dev`: {"learned": {...}, "rules": {...}, "tokenizer": "learned" or "rules"}.
+    """
+    rules = dev_scores(Tokenizer(config.data.language), dev, raw_text(dev, "dev"))
+    better = selection_score(learned) >= selection_score(rules)
+    figures = f"dev {_figures(learned)}, the rules' {_figures(rules)}"
+    if better:
+        log.info("the learned segmenter segments raw text: %s", figures)
+    elif config.segmenter.learn is True:
+        log.warning("the learned segmenter does worse than the rule tokenizer (%s); kept, as segmenter.learn=true asks", figures)
+    else:
+        log.warning("the learned segmenter does worse than the rule tokenizer (%s): not kept, raw text goes through the "
+                    "rules; more segmenter.training.max_steps may help (segmenter.learn=true keeps it anyway)", figures)
+    tokenizer = "learned" if better or config.segmenter.learn is True else "rules"
+    return {"learned": learned, "rules": rules, "tokenizer": tokenizer}
+
+
+def _figures(scores: dict[str, float]) -> str:
+    return "  ".join(f"{name} {scores[name]:.2f}" for name in SELECTION_METRICS)
+
+
+@contextlib.contextmanager
+def segmenter_threads(threads: int | None, device: torch.device) -> Iterator[None]:
+    """The segmenter phase on the CPU runs on `threads`, one where it is not set; the process's count is
+    given back afterwards. Each step of the segmenter is many tiny operations (16 windows through a
+    BiLSTM 48 wide), which further threads barely share out, but every one of them waits for all the
+    threads: beside a busy process on the same cores two threads made the phase 7x slower than one
+    (scripts/bench_segmenter_threads.py). Lightning's DDP launcher sets each process's share itself."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(threads or 1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def without_lightning_noise(resuming: bool) -> Iterator[None]:
+    """Silence what Lightning prints on every run that a user can do nothing about: its tips to install
+    its cloud services, torch's deprecation of a helper inside Lightning (LeafSpec), the advice to log
+    more often than once an epoch (the epoch's mean loss is logged anyway), and on `resume=`, that the
+    checkpoint directory it resumes from holds checkpoints."""
+    def not_a_tip(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("\N{ELECTRIC LIGHT BULB} Tip:")
+
+    lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning)
+        warnings.filterwarnings("ignore", r"The number of training batches \(\d+\) is smaller than the logging interval")
+        if resuming:
+            warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
+        lightning_log.addFilter(not_a_tip)
+        try:
+            yield
+        finally:
+            lightning_log.removeFilter(not_a_tip)
 
 
 class _Interrupted(BaseException):
@@ -228,23 +308,32 @@ def add_segmenter(config: TrainConfig, datamodule: TaggingDataModule, network: T
     one line with the command that tries the segmenter again.
     """
     started = time.monotonic()
-    if device.type == "cpu" and config.threads:
-        torch.set_num_threads(config.threads)  # Lightning's DDP launcher sets its own share of the cores
     kept = f"the tagger is saved, without a segmenter, in {config.output_model}; `tagger train resume={config.run_dir}` learns it"
     try:
-        segmenter = learn_segmenter(config, datamodule, device)
+        with segmenter_threads(config.threads, device):
+            segmenter, learned = learn_segmenter(config, datamodule, device)
+            provenance["segmenter_dev"] = segmenter_or_rules(config, datamodule.read("dev"), learned)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted in the segmenter phase: {kept}") from None
     except Exception as error:
         reason = str(error) if isinstance(error, TaggerError) else f"{type(error).__name__}: {error}"
         raise TaggerError(f"the segmenter phase failed ({(reason.splitlines() or [''])[0]}): {kept}") from error
-    save_model(config.output_model, network, datamodule.vocabs, provenance, segmenter=segmenter)
-    log.info("model with its segmenter written to %s", config.output_model)
+    if provenance["segmenter_dev"]["tokenizer"] == "learned":
+        save_model(config.output_model, network, datamodule.vocabs, provenance, segmenter=segmenter)
+        log.info("model with its segmenter written to %s", config.output_model)
+    else:
+        save_model(config.output_model, network, datamodule.vocabs, provenance)
+        log.info("model written to %s, with the segmenter's and the rules' dev figures", config.output_model)
     return time.monotonic() - started
 
 
 def train(cfg: DictConfig) -> dict:
     """Train one model as `cfg` says; return the final scores. Usable without Hydra's CLI."""
+    with without_lightning_noise(resuming=bool(cfg.resume)):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict:
     if not cfg.resume:
         validate_config(cfg)  # a fresh run's config, before anything is written
     cfg, checkpoint = prepare_run(cfg)
@@ -275,6 +364,7 @@ def train(cfg: DictConfig) -> dict:
     if segment:  # on the device the tagger trained on (Lightning has moved the module back to the CPU)
         device = objects.trainer.strategy.root_device
         scores["segmenter_seconds"] = round(add_segmenter(config, objects.datamodule, network, provenance, device), 1)
+        scores["segmenter_dev"] = provenance["segmenter_dev"]
 
     bundle = load_model(output_model)  # score the file as users will load it
     for split in ("dev", "test"):
