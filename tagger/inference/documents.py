@@ -223,8 +223,12 @@ class TaggedDocument(Sequence[TaggedSentence]):
     def to_conllu(self) -> str:
         return "".join(sentence.to_conllu() for sentence in self.sentences)
 
+    def to_dict(self) -> dict:
+        """`{"sentences": [...]}`, each sentence its `TaggedSentence.to_dict()`: the one shape of a tagged document."""
+        return {"sentences": [s.to_dict() for s in self.sentences]}
+
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps({"sentences": [s.to_dict() for s in self.sentences]}, ensure_ascii=False, indent=indent)
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
 
 def _range(token_id: str) -> range:
