@@ -142,7 +142,7 @@ def test_many_clients_at_once_are_tagged_together_and_each_gets_its_own_answer(s
     after = server.get("/health").json()
     assert answers == expected
     assert after["served"] - before["served"] == len(texts)  # tagging requests (not /health)
-    assert after["batches"] - before["batches"] < len(texts)  # requests that arrived together shared a pipe call
+    assert after["batches"] - before["batches"] < len(texts)  # requests that arrived together were tagged together
 
 
 BAD_REQUESTS = [
@@ -298,12 +298,18 @@ def tagger():
     return Tagger.load("en_ewt", precision="float32")
 
 
-def test_jobs_waiting_together_share_one_pipe_call_and_one_bad_job_fails_alone(tagger, monkeypatch):
+def test_jobs_waiting_together_are_predicted_together_and_one_bad_job_fails_alone(tagger, monkeypatch):
     from tagger.serving.batcher import Batcher, Job
 
-    calls: list[int] = []
-    original = tagger.pipe
-    monkeypatch.setattr(tagger, "pipe", lambda texts, **options: calls.append(len(texts)) or original(texts, **options))
+    calls: list[int] = []  # sentences in each call of the network's stream
+    original = tagger.tag_stream
+
+    def counted(sentences, *args, **options):
+        sentences = list(sentences)
+        calls.append(len(sentences))
+        return original(sentences, *args, **options)
+
+    monkeypatch.setattr(tagger, "tag_stream", counted)
     batcher = Batcher({"en_ewt": tagger}, wait=0.5)
     render = lambda documents: [[(t.form, t.upos) for s in d for t in s] for d in documents]  # noqa: E731
     good = [batcher.submit(Job("en_ewt", [text], render)) for text in TEXTS]
@@ -316,8 +322,8 @@ def test_jobs_waiting_together_share_one_pipe_call_and_one_bad_job_fails_alone(t
         bad.result(timeout=120)
     assert also_good.result(timeout=120) == [[("Hi", "INTJ")]]
     batcher.stop()
-    # the raw texts in one call; the two CoNLL-U jobs together, failing, then each alone
-    assert calls == [len(TEXTS), 2, 1, 1]
+    # the raw texts in one call; the two CoNLL-U jobs fail together in reading, then the good one alone
+    assert calls == [sum(len(tagger.tag(text)) for text in TEXTS), 1]
 
 
 def test_an_error_inside_the_server_is_a_json_500_and_the_next_request_is_served(tagger, monkeypatch):
@@ -337,12 +343,12 @@ def test_an_error_inside_the_server_is_a_json_500_and_the_next_request_is_served
         while not running.started:
             assert thread.is_alive()
             time.sleep(0.01)
-        original = tagger.pipe
-        monkeypatch.setattr(tagger, "pipe", lambda *args, **options: 1 / 0)
+        original = tagger.tag_stream
+        monkeypatch.setattr(tagger, "tag_stream", lambda *args, **options: 1 / 0)
         broken = httpx.post(url + "/tag", json={"text": "Hello."})
         assert broken.status_code == 500 and broken.json()["error"].startswith("internal error")
         assert "ZeroDivisionError" not in broken.text
-        monkeypatch.setattr(tagger, "pipe", original)
+        monkeypatch.setattr(tagger, "tag_stream", original)
         answer = httpx.post(url + "/tag", json={"text": "Hello."}, timeout=120)
         assert words(answer.json()["sentences"]) == [("Hello", "INTJ"), (".", "PUNCT")]
     finally:

@@ -97,7 +97,7 @@ async def parameters(request: Request, service: Service) -> dict[str, str]:
 
 
 def reading(params: dict[str, str], data: str) -> tuple[str, str]:
-    """How to read `data` (an input format of `Tagger.pipe`), and `data` in it."""
+    """How to read `data` (an input format of `Tagger.tag`), and `data` in it."""
     if "tokenizer" in params:
         options = {option.strip() for option in params["tokenizer"].split(";") if option.strip()}
         if unknown := options - TOKENIZER_OPTIONS:
