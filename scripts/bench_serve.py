@@ -12,12 +12,15 @@ server answered each, with whether `/health` still answered after it.
 
     python scripts/bench_serve.py [--clients 32] [--requests 5000] [--threads 2] [--precision auto]
 
-Needs the bench and serve extras (`pip install -e ".[serve,bench]"`: httpx for the clients, psutil for RSS).
+The load's clients are the standard library's `http.client` (the lightest there is, since they share the
+machine with the server); the bad requests go by httpx. Needs the serve and bench extras
+(`pip install -e ".[serve,bench]"`: httpx, and psutil for the server's RSS and CPU time).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import itertools
 import json
 import os
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import httpx
@@ -48,7 +52,7 @@ def documents(path: Path, sentences_per_document: int) -> list[str]:
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "tagger.cli", "serve", "--port", "0", "--model", args.model, "--threads",
-               str(args.threads), "--precision", args.precision]
+               str(args.threads), "--precision", args.precision, *args.serve_option]
     server = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     for line in server.stderr:
         if match := re.search(r"listening on (http://\S+)", line):
@@ -58,21 +62,23 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"the server did not start (exit status {server.wait()})")
 
 
-def pipe_words_per_second(args: argparse.Namespace, texts: list[str]) -> float:
-    """In-process `Tagger.pipe` on the documents: the median of three timed passes after a warm-up."""
+def pipe_words_per_second(args: argparse.Namespace, texts: list[str]) -> tuple[float, float]:
+    """In-process `Tagger.pipe` on the documents: words/s, the median of three timed passes after a warm-up,
+    and CPU seconds a word (of this process, all threads: what the rate would be on an idle machine)."""
     import torch
 
     from tagger import Tagger
 
     torch.set_num_threads(args.threads)
     tagger = Tagger.load(args.model, precision=args.precision)
-    rates = []
+    rates, cpu = [], []
     for attempt in range(4):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         words = sum(len(sentence) for document in tagger.pipe(texts) for sentence in document)
         if attempt:
             rates.append(words / (time.perf_counter() - start))
-    return statistics.median(rates)
+            cpu.append((time.process_time() - start_cpu) / words)
+    return statistics.median(rates), statistics.median(cpu)
 
 
 def reference_upos(args: argparse.Namespace, texts: list[str]) -> list[list[tuple[str, str]]]:
@@ -81,7 +87,8 @@ def reference_upos(args: argparse.Namespace, texts: list[str]) -> list[list[tupl
         files = []
         for i, text in enumerate(texts):
             files.append(Path(folder, f"doc{i:05d}.txt"))
-            files[-1].write_text(text + "\n", encoding="utf-8")
+            files[-1].write_text(text, encoding="utf-8")  # exactly the request's text: the learned segmenter's
+            # windows depend on the text's length, and a final newline split 4 of 201 documents otherwise
         subprocess.run([sys.executable, "-m", "tagger.cli", "tag", "-f", "json", "--model", args.model, "--precision",
                         args.precision, "--threads", str(args.threads), "--output-dir", str(Path(folder, "out")),
                         *map(str, files)], check=True)
@@ -96,6 +103,7 @@ def forms_and_upos(sentences) -> list[tuple[str, str]]:
 def load(url: str, texts: list[str], args: argparse.Namespace, server_pid: int) -> dict:
     """`args.clients` threads sending `args.requests` requests; latencies, words, errors, RSS and each answer's UPOS."""
     process = psutil.Process(server_pid)
+    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
     counter = itertools.count()
     lock = threading.Lock()
     latencies: list[float] = []
@@ -106,36 +114,42 @@ def load(url: str, texts: list[str], args: argparse.Namespace, server_pid: int) 
 
     def client() -> None:
         nonlocal done
-        with httpx.Client(timeout=600) as session:
-            while (i := next(counter)) < args.requests:
-                document = i % len(texts)
-                start = time.perf_counter()
-                try:
-                    answer = session.post(url + "/tag", json={"text": texts[document]})
-                    words = forms_and_upos(answer.json()["sentences"]) if answer.status_code == 200 else None
-                    error = None if words is not None else f"{answer.status_code}: {answer.text[:200]}"
-                except (httpx.HTTPError, ValueError, KeyError) as failure:
-                    words, error = None, f"{type(failure).__name__}: {failure}"
-                latency = time.perf_counter() - start
-                with lock:
-                    latencies.append(latency)
-                    if error:
-                        errors.append(error)
-                    else:
-                        answers.append((document, words))
-                    done += 1
-                    if done == RSS_MARK:
-                        rss[f"after_{RSS_MARK}"] = process.memory_info().rss / 2**20
+        connection = http.client.HTTPConnection(host, port, timeout=600)  # the stdlib's: the lightest client
+        while (i := next(counter)) < args.requests:
+            document = i % len(texts)
+            body = json.dumps({"text": texts[document]}).encode("utf-8")
+            start = time.perf_counter()
+            try:
+                connection.request("POST", "/tag", body, {"Content-Type": "application/json"})
+                answer = connection.getresponse()
+                data = answer.read()
+                words = forms_and_upos(json.loads(data)["sentences"]) if answer.status == 200 else None
+                error = None if words is not None else f"{answer.status}: {data[:200]!r}"
+            except (OSError, http.client.HTTPException, ValueError, KeyError) as failure:
+                words, error = None, f"{type(failure).__name__}: {failure}"
+                connection.close()  # a fresh connection for the next request
+            latency = time.perf_counter() - start
+            with lock:
+                latencies.append(latency)
+                if error:
+                    errors.append(error)
+                else:
+                    answers.append((document, words))
+                done += 1
+                if done == RSS_MARK:
+                    rss[f"after_{RSS_MARK}"] = process.memory_info().rss / 2**20
+        connection.close()
 
     threads = [threading.Thread(target=client) for _ in range(args.clients)]
-    start = time.perf_counter()
+    start, server_cpu, client_cpu = time.perf_counter(), sum(process.cpu_times()[:2]), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start
+    cpu = {"server": sum(process.cpu_times()[:2]) - server_cpu, "clients": time.process_time() - client_cpu}
     rss[f"after_{args.requests}"] = process.memory_info().rss / 2**20
-    return {"elapsed": elapsed, "latencies": latencies, "answers": answers, "errors": errors, "rss_mb": rss}
+    return {"elapsed": elapsed, "latencies": latencies, "answers": answers, "errors": errors, "rss_mb": rss, "cpu": cpu}
 
 
 def bad_requests(url: str, max_body_bytes: int, max_text_chars: int) -> list[dict]:
@@ -204,11 +218,13 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=10, help="sentences a document (a request)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads, in the server and for the in-process pipe")
     parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "int8"])
+    parser.add_argument("--serve-option", action="append", default=[], metavar="ARG",
+                        help="an argument for tagger serve, e.g. --serve-option=--batch-wait-ms=10 (repeat for more)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the tagger command sets it, before torch loads here
 
     texts = documents(args.file, args.sentences)
-    pipe_rate = pipe_words_per_second(args, texts)
+    pipe_rate, pipe_cpu = pipe_words_per_second(args, texts)
     reference = reference_upos(args, texts)
     server, url = start_server(args)
     try:
@@ -224,13 +240,17 @@ def main() -> None:
     print(json.dumps({
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "affinity": sorted(os.sched_getaffinity(0))},
-        "model": args.model, "precision": args.precision, "threads": args.threads, "clients": args.clients,
+        "model": args.model, "precision": args.precision, "serve_options": args.serve_option, "threads": args.threads, "clients": args.clients,
         "requests": args.requests, "documents": len(texts), "sentences_per_document": args.sentences,
         "words_per_request": round(answered_words / max(len(run["answers"]), 1), 1),
         "requests_per_s": round(args.requests / run["elapsed"], 1),
         "words_per_s": round(answered_words / run["elapsed"]),
         "pipe_words_per_s": round(pipe_rate),
         "words_per_s_over_pipe": round(answered_words / run["elapsed"] / pipe_rate, 3),
+        # CPU seconds a word: the server's and the clients' beside pipe's (independent of what else runs on the machine)
+        "cpu_ms_per_1000_words": {"server": round(1e6 * run["cpu"]["server"] / answered_words, 1),
+                                  "clients": round(1e6 * run["cpu"]["clients"] / answered_words, 1),
+                                  "pipe": round(1e6 * pipe_cpu, 1)},
         "latency_ms": {name: round(1000 * value, 1) for name, value in
                        (("p50", quantiles[49]), ("p95", quantiles[94]), ("p99", quantiles[98]))},
         "errors": len(run["errors"]), "first_errors": run["errors"][:5],

@@ -281,7 +281,8 @@ def test_a_port_in_use_is_one_line_before_any_model_loads():
     assert done.stderr.startswith(f"tagger serve: error: cannot listen on 127.0.0.1:{port}: ") and done.stderr.count("\n") == 1
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--max-in-flight", "0"), ("--max-body-bytes", "-1"), ("--batch-wait-ms", "-2")])
+@pytest.mark.parametrize(("flag", "value"), [("--max-in-flight", "0"), ("--max-body-bytes", "-1"), ("--batch-tokens", "0"),
+                                           ("--batch-wait-ms", "-2")])
 def test_a_limit_below_one_is_one_line(flag, value):
     done = subprocess.run([sys.executable, "-m", "tagger.cli", "serve", flag, value], cwd=REPO, env=ENV,
                           capture_output=True, text=True, timeout=120)
