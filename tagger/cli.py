@@ -1,4 +1,4 @@
-"""`tagger` command line: train, eval, tag, package, models and download."""
+"""`tagger` command line: train, eval, tag, package, models, download and serve."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tagger.atomic_file import atomic_write
 from tagger.cli_errors import train_option_error, unrecognized_message
 from tagger.errors import DEBUG_ENV, TaggerError
 from tagger.packaging.commands import add_commands, download_command, models_command, package_command
+from tagger.serving.command import add_serve_command, serve_command
 
 # Idle OpenMP threads sleep instead of spinning: beside another busy process on the same cores,
 # spinning threads made tagging 12x slower, sleeping ones under 2x (scripts/bench_peer.py's notes).
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(commands)
     _add_tag(commands)
     add_commands(commands)
+    add_serve_command(commands, DEVICE_HELP)
     return parser
 
 
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         argv.remove("--debug")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    command = argv[0] if argv and argv[0] in ("train", "eval", "tag", "package", "models", "download") else None
+    command = argv[0] if argv and argv[0] in ("train", "eval", "tag", "package", "models", "download", "serve") else None
     prefix = f"tagger {command}" if command else "tagger"  # every error: `tagger <command>: error: ...`
     try:
         if command == "train":
@@ -214,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         if "--version" in argv and command is None:
             return _version(verbose="-v" in argv or "--verbose" in argv)
         args = build_parser().parse_args(argv)
-        commands = {"eval": _eval, "tag": _tag, "package": package_command, "models": models_command, "download": download_command}
+        commands = {"eval": _eval, "tag": _tag, "package": package_command, "models": models_command,
+                    "download": download_command, "serve": serve_command}
         return commands[args.command](args)
     except TaggerError as error:
         if debug:
