@@ -158,9 +158,9 @@ class _TagTexts:
             try:
                 documents.append(next(self.tagger.pipe([text], **self.options)))
                 errors.append(None)
-            except TaggerError as error:
+            except TaggerError as error:  # pipe() names the text by its index, here always 0: the row says which
                 documents.append(None)
-                errors.append(str(error))
+                errors.append(str(error).removeprefix("pipe(): the text at index 0: "))
         return documents, errors
 
 
