@@ -102,6 +102,14 @@ def words_in(output: Path) -> int:
     return sum(line.split("\t", 1)[0].isdigit() for path in output.iterdir() for line in path.open(encoding="utf-8"))
 
 
+def processor() -> str:
+    """The CPU's model name (Linux), else what the platform says."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.exists() else []
+    return names[0] if names else platform.processor() or platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=1000)
@@ -129,7 +137,7 @@ def main() -> None:
                         "seconds": [round(run["seconds"], 2) for run in timings], "words_per_s": round(words / seconds),
                         "peak_mb": round(max(run["peak_mb"] for run in timings))}
     report = {"documents": args.documents, "words": words, "precision": args.precision, "same_outputs": same,
-              "cpus": len(os.sched_getaffinity(0)), "processor": platform.processor() or platform.machine(),
+              "cpus": len(os.sched_getaffinity(0)), "processor": processor(),
               "load_average_before_after": load, "arms": results}
     if "ray" in results and "workers" in results:
         report["ray_over_workers"] = round(results["ray"]["median_s"] / results["workers"]["median_s"], 2)

@@ -46,7 +46,7 @@ def cluster(tmp_path_factory):
     workdir, started_in = tmp_path_factory.mktemp("ray_workdir"), os.getcwd()
     os.chdir(workdir)
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+        ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False,
                  runtime_env={"worker_process_setup_hook": count_model_loads})
     finally:
         os.chdir(started_in)
@@ -175,3 +175,25 @@ def test_a_cluster_asking_for_its_token_is_one_line_naming_the_fix(cluster, tmp_
     assert result.returncode == 2 and result.stderr == (
         f"tagger tag: error: --address {cluster.address}: the cluster asks for its authentication token; set "
         "RAY_AUTH_MODE=token and give the token in ~/.ray/auth_token or RAY_AUTH_TOKEN (docs/cluster.md)\n")
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"output": "tokens"}, "output='tokens' names each word's document: give id_column="),
+        ({"output": "words"}, "output='words': give 'sentences' or 'tokens'"),
+        ({"text_column": "body"}, "text_column='body': the dataset has no such column (it has id, text, error)"),
+        ({"text_column": "text"}, "the dataset has a column 'error', which output='sentences' adds: rename it first"),
+        ({"text_column": "text", "output": "tokens", "id_column": "id", "device": "cuda:1"},
+         "device=cuda:1: with Ray give cpu, cuda (each actor gets a GPU of its own) or auto"),
+        ({"text_column": "text", "output": "tokens", "id_column": "id", "device": "cuda"},
+         "device=cuda: the Ray cluster has no GPU"),
+    ],
+)
+def test_a_bad_argument_is_a_one_line_error_before_any_tagging(cluster, options, expected):
+    from tagger.errors import TaggerError
+
+    dataset = ray.data.from_items([{"id": 1, "text": "Some text.", "error": None}])
+    with pytest.raises(TaggerError) as raised:
+        tag_dataset(dataset, **options)
+    assert str(raised.value).startswith(expected)
