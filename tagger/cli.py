@@ -187,10 +187,18 @@ def _add_tag(commands: argparse._SubParsersAction) -> None:
                      help="TSV: leave out the header line ('# id form upos ...', which tools skipping comments pass over)")
     tag.add_argument("--probabilities", action="store_true", help="add each predicted tag's probability (json, tsv)")
     tag.add_argument("--top-k", type=int, default=0, metavar="K", help="add each word's K most probable tags per column (json, tsv; all of them where a column has fewer)")
-    tag.add_argument("--threads", type=int, help="torch CPU threads (default: every core; with --workers, per worker: the cores shared out)")
-    tag.add_argument("--workers", type=int, default=1, metavar="N",
-                     help="tag in N processes (output in input order, memory flat); this one reads and segments")
+    tag.add_argument("--threads", type=int, help="torch CPU threads (default: every core; with --workers, per worker: "
+                                                 "the cores shared out; with --engine ray, 1 per actor)")
+    tag.add_argument("--workers", type=int, metavar="N",
+                     help="tag in N processes (output in input order, memory flat); this one reads and segments "
+                          "(default: 1; with --engine ray, N actors, by default the cluster's CPUs / --threads, or its GPUs)")
     tag.add_argument("--device", default="auto", help=DEVICE_HELP + "; with --workers N, one worker per GPU")
+    tag.add_argument("--engine", choices=["local", "ray"], default="local",
+                     help="local: this machine (default); ray: each file tagged in Ray actors, one model loaded per "
+                          "actor, outputs written here (needs --output-dir; pip install \"tagger[ray]\"; docs/cluster.md)")
+    tag.add_argument("--address", metavar="auto|HOST:PORT",
+                     help="with --engine ray: the Ray cluster to use (auto: the one running on this machine); "
+                          "default: a Ray instance started for this command, sized to this machine")
     tag.add_argument("--precision", choices=["auto", "float32", "bfloat16", "int8"], default="auto",
                      help="arithmetic of the network: auto is bfloat16 where the device computes it natively "
                           "(a GPU with bfloat16, a CPU with AVX512-BF16/AMX; same accuracy, 2-3x faster), else float32; "

@@ -162,10 +162,14 @@ def _check_options(args: argparse.Namespace) -> None:
         raise TaggerError(f"{'--probabilities' if args.probabilities else '--top-k'} needs --output-format json or tsv")
     if args.top_k < 0:
         raise TaggerError(f"--top-k {args.top_k}: give 0 (none) or more tags")
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise TaggerError(f"--workers {args.workers}: give 1 or more processes")
     if args.output and args.output_dir:
         raise TaggerError("--output and --output-dir: give one (a file for everything, or a directory for one file per input)")
+    if args.address and args.engine != "ray":
+        raise TaggerError("--address names a Ray cluster: give it with --engine ray")
+    if args.engine == "ray" and not args.output_dir:
+        raise TaggerError("--engine ray tags each file on its own: name files and give --output-dir DIR for their outputs")
 
 
 def model_to_load(model: str | None, language: str | None) -> str:
@@ -180,7 +184,7 @@ def model_to_load(model: str | None, language: str | None) -> str:
     return DEFAULT_MODEL
 
 
-def _tagging_function(args: argparse.Namespace) -> tuple[Tagger, Callable[[Iterable[TaggedSentence]], Iterator[str]]]:
+def tagging_function(args: argparse.Namespace) -> tuple[Tagger, Callable[[Iterable[TaggedSentence]], Iterator[str]]]:
     """The loaded tagger (it reads and segments) and what tags sentences into formatted text: it, or workers."""
     from tagger.device import resolve_device
     from tagger.inference.documents import OUTPUT_FORMATS, TaggedSentence
@@ -192,7 +196,7 @@ def _tagging_function(args: argparse.Namespace) -> tuple[Tagger, Callable[[Itera
     load_options = {"path_or_name": model_to_load(args.model, args.language), "language": args.language,
                     "tokenizer": args.tokenizer, "device": device, "precision": args.precision}
     write = OUTPUT_FORMATS[args.output_format]
-    if args.workers == 1:
+    if args.workers in (None, 1):
         tagger = Tagger.load(**load_options, threads=args.threads)
 
         def tag(sentences: Iterable[TaggedSentence]) -> Iterator[str]:
@@ -208,6 +212,17 @@ def _tagging_function(args: argparse.Namespace) -> tuple[Tagger, Callable[[Itera
         return tag_in_workers(sentences, load_options, args.workers, args.output_format, args.probabilities, args.top_k,
                               devices=devices)
     return tagger, tag_elsewhere
+
+
+def output_text(args: argparse.Namespace, tagger: Tagger, tag: Callable[[Iterable[TaggedSentence]], Iterator[str]],
+                sources: list[Input]) -> Iterator[str]:
+    """One output's text: the TSV header where asked, then the sentences of `sources` tagged and formatted.
+    The one home of what an output holds, whichever engine tags it (`tagger.cli_ray` runs it in Ray actors)."""
+    from tagger.inference.documents import tsv_header
+
+    if args.output_format == "tsv" and args.header:
+        yield tsv_header(tagger.columns, args.probabilities, args.top_k)
+    yield from tag(_read(sources, args.input_format, lambda: tagger.tokenizer))
 
 
 def _read(sources: list[Input], input_format: str | None, tokenizer: Callable) -> Iterator[TaggedSentence]:
@@ -227,8 +242,6 @@ def _read(sources: list[Input], input_format: str | None, tokenizer: Callable) -
 
 def run_tag(args: argparse.Namespace) -> int:
     """`tagger tag`: every argument and output checked first, then the model loaded, then the streaming."""
-    from tagger.inference.documents import tsv_header
-
     args.output_format = output_format(args)
     _check_options(args)
     inputs = tag_inputs(args.input, args.text)
@@ -237,17 +250,19 @@ def run_tag(args: argparse.Namespace) -> int:
     else:
         check_output_file(args.output, args.force)
         jobs = [(args.output, inputs)]
+    if args.engine == "ray":
+        from tagger.cli_ray import tag_on_ray
+
+        return tag_on_ray(args, jobs)
     if inputs[0].name == "<stdin>" and sys.stdin.isatty():  # as `cat` users expect: say what it waits for
         print("tagger tag: reading text from the terminal; end it with Ctrl-D (files or text as arguments: "
               "tagger tag --help)", file=sys.stderr)
     done: list[str | Path | None] = []
     try:
-        tagger, tag = _tagging_function(args)
-        header = tsv_header(tagger.columns, args.probabilities, args.top_k) if args.output_format == "tsv" and args.header else ""
+        tagger, tag = tagging_function(args)
         for path, sources in jobs:
             with open_output(path) as output:
-                output.write(header)
-                for text in tag(_read(sources, args.input_format, lambda: tagger.tokenizer)):
+                for text in output_text(args, tagger, tag, sources):
                     output.write(text)
             done.append(path)
     except BrokenPipeError:  # `tagger tag ... | head`: the reader has gone, not an error
