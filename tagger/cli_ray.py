@@ -67,7 +67,8 @@ def start_ray(address: str | None) -> None:
     ray = import_ray(NEEDED_BY)
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}  # the actors' errors come back in the rows
     if address is None:
-        ray.init(include_dashboard=False, **quiet)
+        # an instance of this command's own serves no other machine: it listens on loopback only
+        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
         return
     if address != "auto":
         _check_reachable(address)

@@ -47,6 +47,7 @@ def cluster(tmp_path_factory):
     os.chdir(workdir)
     try:
         ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False,
+                 _node_ip_address="127.0.0.1",  # loopback only: a test sends no traffic off this host's lo
                  runtime_env={"worker_process_setup_hook": count_model_loads})
     finally:
         os.chdir(started_in)
