@@ -203,6 +203,8 @@ def build(corpus: Corpus, args: argparse.Namespace) -> str:
     state_file = args.output_dir / "state" / f"{corpus.name}.json"
     key = recipe(corpus, args)
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    if not state and published_recipes(args.publish_dir).get(corpus.name) == key:
+        return "published"  # built by another machine's build and published with this recipe: its working files are gone
     if state.get("recipe") != key:
         state = {"recipe": key}
     built = args.output_dir / "models" / f"{corpus.name}.safetensors"
@@ -259,9 +261,20 @@ def publish(names: list[str], output_dir: Path, published: Path) -> dict[str, di
             shutil.copyfile(source, published / source.name)
             sizes[name][source.name] = source.stat().st_size
         log.info("%s published: %s", name, ", ".join(f"{file} {size:,} bytes" for file, size in sizes[name].items()))
+        recipes = {**published_recipes(published), name: json.loads(state_file.read_text())["recipe"]}
+        (published / RECIPES).write_text(json.dumps(dict(sorted(recipes.items())), indent=2) + "\n")
     if published.is_dir():
         write_index(published)
     return sizes
+
+
+RECIPES = "recipes.json"  # beside the published wheels: each one's recipe key, so a build elsewhere skips it
+
+
+def published_recipes(published: Path) -> dict[str, str]:
+    """The recipe key each published model was built with (`recipe`), by name."""
+    path = published / RECIPES
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def write_simple_index(wheels: Path, index: Path) -> None:
