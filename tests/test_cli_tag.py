@@ -111,7 +111,7 @@ def test_an_existing_output_is_kept_unless_forced(tiny_model, tmp_path, capsys, 
         ([str(SAMPLE_DEV), "notes.txt"], b"", "notes.txt: no such file"),  # alone, "notes.txt" would be text
         ([], b"fine\n\xff\xfe\n", "<stdin>:2: not valid UTF-8"),
         (["-i", "conllu"], b"1\tbroken\n", "<stdin>:1: expected 10 tab-separated columns"),
-        (["--probabilities", "text"], b"", "--probabilities needs --output-format json or tsv"),
+        (["-f", "conllu", "--probabilities", "text"], b"", "--probabilities needs --output-format json or tsv"),
     ],
     ids=["unknown-model", "missing-file", "bad-utf8", "bad-conllu", "probabilities-in-conllu"],
 )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import itertools
 import json
 import shutil
@@ -261,5 +264,7 @@ def test_the_demo_banner_reads_the_shipped_models_test_upos_from_its_card():
     assert card_scores("en_ewt")["test"] == {"UPOS": 95.78, "XPOS": 95.25, "UFeats": 96.44, "Lemmas": 97.08, "AllTags": 93.55}
     demo = (Path(__file__).resolve().parent.parent / "scripts" / "demo.sh").read_text()
     (assignment,) = [line for line in demo.splitlines() if line.startswith("upos=")]
-    banner = subprocess.run(["bash", "-c", f"{assignment}; echo $upos"], capture_output=True, text=True, check=True)
+    # demo.sh reads the card with the Python scripts/python_env.sh chose ($PYTHON); here, this one
+    banner = subprocess.run(["bash", "-c", f"{assignment}; echo $upos"], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHON": sys.executable})
     assert banner.stdout == "95.78\n" and "$upos" in demo and "95.8" not in demo

@@ -77,7 +77,7 @@ class ServedModels:
                     "language": tagger.language,
                     "columns": list(tagger.columns),
                     "tokenizer": tagger.tokenizer_kind,
-                    "precision": {"qint8": "int8"}.get(dtype := str(tagger.predictor.dtype).removeprefix("torch."), dtype),
+                    "precision": tagger.precision.name,
                     "device": str(tagger.device),
                     "aliases": self.aliases[name][1:],
                 }
