@@ -261,20 +261,24 @@ def publish(names: list[str], output_dir: Path, published: Path) -> dict[str, di
             shutil.copyfile(source, published / source.name)
             sizes[name][source.name] = source.stat().st_size
         log.info("%s published: %s", name, ", ".join(f"{file} {size:,} bytes" for file, size in sizes[name].items()))
-        recipes = {**published_recipes(published), name: json.loads(state_file.read_text())["recipe"]}
-        (published / RECIPES).write_text(json.dumps(dict(sorted(recipes.items())), indent=2) + "\n")
     if published.is_dir():
+        recipes = published_recipes(published)
+        recipes.update({name: json.loads((output_dir / "state" / f"{name}.json").read_text()).get("recipe")
+                        for name in sizes})
         write_index(published)
+        index = json.loads((published / "index.json").read_text())
+        for entry in index["models"]:  # each model's recipe key, so a build on another machine skips it
+            if recipes.get(entry["name"]):
+                entry["recipe"] = recipes[entry["name"]]
+        (published / "index.json").write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
     return sizes
 
 
-RECIPES = "recipes.json"  # beside the published wheels: each one's recipe key, so a build elsewhere skips it
-
-
 def published_recipes(published: Path) -> dict[str, str]:
-    """The recipe key each published model was built with (`recipe`), by name."""
-    path = published / RECIPES
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The recipe key (`recipe`) each published model was built with, by name, from the published index."""
+    path = published / "index.json"
+    models = json.loads(path.read_text())["models"] if path.is_file() else []
+    return {entry["name"]: entry["recipe"] for entry in models if entry.get("recipe")}
 
 
 def write_simple_index(wheels: Path, index: Path) -> None:

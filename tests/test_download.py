@@ -135,8 +135,10 @@ def test_publish_copies_wheels_and_cards_and_indexes_them_from_the_cards_in_the_
         "segmenter": True, "data": {"title": "Demo demo_fr", "source": "https://example.org/demo_fr", "release": "v1", "licence": NC},
         "non_commercial": True, "test": {"gold": MODELS["demo_fr"][2], "raw": {"Tokens": 99.1, "Sentences": 80.5, "Words": 98.8}},
         "wheel": wheels["demo_fr"], "size": len(wheel), "sha256": hashlib.sha256(wheel).hexdigest(), "tagger": ">=0.1.0,<0.2.0",
-        "segmenter_dev": SEGMENTER_DEV, "card": "demo_fr.md"}
+        "segmenter_dev": SEGMENTER_DEV, "card": "demo_fr.md", "recipe": "r"}
     assert [entry["non_commercial"] for entry in index["models"]] == [False, False, True]
+    # the recipe each was built with (the state's "r"): a build elsewhere, without build/, skips them
+    assert _build_models_script().published_recipes(published) == {name: "r" for name in MODELS}
 
 
 def test_publish_only_needs_the_build_state_and_trains_nothing(build, tmp_path):
