@@ -34,6 +34,7 @@ def tag_on_ray(args: argparse.Namespace, jobs: list[tuple[Path, list[Input]]]) -
     """Tag the inputs of `jobs` (an output path and its one input file each) in Ray actors and write the outputs."""
     ray = import_ray(NEEDED_BY)
     start_ray(args.address)
+    written = 0
     try:
         threads = args.threads or 1
         resources = actor_resources(args.device, threads, option="--device ")
@@ -47,13 +48,17 @@ def tag_on_ray(args: argparse.Namespace, jobs: list[tuple[Path, list[Input]]]) -
         pool = ray.data.ActorPoolStrategy(size=args.workers or pool_size(resources), max_tasks_in_flight_per_actor=2)
         tagged = files.map_batches(_TagFiles, batch_size=1, fn_constructor_kwargs={"args": actor_args}, compute=pool,
                                    **resources)
-        failed = {}
+        failed, written = {}, 0
         for row in tagged.iter_rows():  # as the actors finish them, whatever the order
             if row["error"] is not None:
                 failed[row["index"]] = row["error"]
                 continue
             with open_output(jobs[row["index"]][0]) as output:
                 output.write(row["text"])
+            written += 1
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted after {written} of {len(jobs)} outputs; the others are as they were "
+                                "(output files appear whole or not at all)") from None
     finally:
         ray.shutdown()
     _report(failed, len(jobs))
