@@ -34,6 +34,7 @@ def tag_on_ray(args: argparse.Namespace, jobs: list[tuple[Path, list[Input]]]) -
     """Tag the inputs of `jobs` (an output path and its one input file each) in Ray actors and write the outputs."""
     ray = import_ray(NEEDED_BY)
     start_ray(args.address)
+    written = 0
     try:
         threads = args.threads or 1
         resources = actor_resources(args.device, threads, option="--device ")
@@ -41,19 +42,25 @@ def tag_on_ray(args: argparse.Namespace, jobs: list[tuple[Path, list[Input]]]) -
                                            "device": "cuda" if resources["num_gpus"] else "cpu"})
         # the column of object references travels pickled, as meant (Ray warns unless told so)
         ray.data.DataContext.get_current().enable_fallback_to_arrow_object_ext_type = True
+        actors = args.workers or pool_size(resources)
         files = ray.data.from_items([{"index": index, "name": sources[0].name, "data": _put(ray, sources[0])}
-                                     for index, (_, sources) in enumerate(jobs)], override_num_blocks=len(jobs))
-        # a block a file, and at most two queued at an actor: files go to whichever actor is free
-        pool = ray.data.ActorPoolStrategy(size=args.workers or pool_size(resources), max_tasks_in_flight_per_actor=2)
+                                     for index, (_, sources) in enumerate(jobs)],
+                                    override_num_blocks=_blocks([sources[0].size or 0 for _, sources in jobs], actors))
+        # a Ray task takes a block; at most two wait at an actor, so blocks go to whichever actor is free
+        pool = ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=2)
         tagged = files.map_batches(_TagFiles, batch_size=1, fn_constructor_kwargs={"args": actor_args}, compute=pool,
                                    **resources)
-        failed = {}
+        failed, written = {}, 0
         for row in tagged.iter_rows():  # as the actors finish them, whatever the order
             if row["error"] is not None:
                 failed[row["index"]] = row["error"]
                 continue
             with open_output(jobs[row["index"]][0]) as output:
                 output.write(row["text"])
+            written += 1
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted after {written} of {len(jobs)} outputs; the others are as they were "
+                                "(output files appear whole or not at all)") from None
     finally:
         ray.shutdown()
     _report(failed, len(jobs))
@@ -132,6 +139,15 @@ def pool_size(resources: dict[str, float]) -> int:
     total = ray.cluster_resources()
     kind, each = ("GPU", resources["num_gpus"]) if resources["num_gpus"] else ("CPU", resources["num_cpus"])
     return max(1, int(total.get(kind, 0) // each))
+
+
+BLOCK_BYTES = 64 * 1024  # of text: a second or two of an actor's work, against Ray's milliseconds for each task
+
+
+def _blocks(sizes: list[int], actors: int) -> int:
+    """How many blocks (Ray tasks) the files go in: eight an actor at least, so the work shares out evenly to
+    the end; more where the text is large, none under BLOCK_BYTES unless a file is; never more than a file each."""
+    return max(1, min(len(sizes), max(8 * actors, sum(sizes) // BLOCK_BYTES)))
 
 
 def _put(ray, source: Input):
