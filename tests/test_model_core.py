@@ -39,6 +39,7 @@ LAYERS = {
     "training": {"data", "model", "segmentation", "prediction", "evaluation"},
     "inference": {"data", "model", "segmentation", "prediction", "evaluation"},
     "packaging": {"data", "model", "inference", "evaluation"},
+    "serving": {"inference"},
 }
 LEAVES = {"errors", "atomic_file", "device"}
 
