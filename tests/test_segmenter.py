@@ -13,11 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
+from conftest import SAMPLE_TRAIN
 from tagger.data.conllu_io import parse_conllu_text, read_conllu
 from tagger.errors import ModelFileError, TaggerError
 from tagger.inference.readers import from_tokenized
+from tagger.inference.shipped import resolve_model
+from tagger.model.model_file import load_model
 from tagger.model.segmenter import Segmenter
 from tagger.segmentation.learned import LearnedSegmenter
+from tagger.segmentation.rules import Tokenizer
+from tagger.segmentation.tokens import split_lines_into_sentences
 from tagger.training.segmenter_training import default_configs, train_segmenter
 
 NO_SPACE = "SpaceAfter=No"
@@ -145,11 +150,12 @@ def test_a_trained_segmenter_keeps_offsets_exact_and_forms_clean(trained, text):
 
 
 @settings(max_examples=300, deadline=None)
-@given(ODD_TEXT, LABELS, LABELS)
-def test_any_boundary_decisions_give_well_formed_tokens(text, boundaries, rules):
+@given(ODD_TEXT, LABELS, LABELS, st.sampled_from([32_768, 1]))
+def test_any_boundary_decisions_give_well_formed_tokens(text, boundaries, rules, batch_chars):
+    """Also with one window (16 characters) a batch: tokens and sentences carried across batches."""
     segmenter = Segmenter(sorted(set("Duaeilmnprsz. ")), {"split_rules": ["+2"], "lexicon": {"du": ["de", "le"]}},
                           4, SMALL, inner_spaces="").eval()
-    learned = LearnedSegmenter(segmenter)
+    learned = LearnedSegmenter(segmenter, batch_chars=batch_chars)
 
     def forced(choices: list[int], classes: int):
         def head(states):  # the network's decision at character i: choices[i % len(choices)]
@@ -239,3 +245,61 @@ def test_a_treebank_without_paragraph_marks_still_teaches_how_a_text_ends():
     for text in ("Le chat dort.", "Le chien mange.", "Il pleut."):
         [sentence] = learned.tokenize(text)
         assert [token.text for token in sentence.tokens][-2:] == [text[:-1].split()[-1], "."]
+
+
+# -- long text: memory bounded by the batch ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def english() -> Segmenter:
+    return load_model(resolve_model("en_ewt")).segmenter
+
+
+def sample_text() -> str:
+    """The English sample's sentences on one line (about 50,000 characters, multiword tokens among them)."""
+    prefix = "# text = "
+    return " ".join(c[len(prefix):] for s in read_conllu(SAMPLE_TRAIN) for c in s.comments if c.startswith(prefix))
+
+
+def count_centre_characters(learned: LearnedSegmenter, monkeypatch) -> list[int]:
+    """The characters whose states each network call computes (window centres; context aside), call by call."""
+    seen: list[int] = []
+    forward = learned.network.forward
+
+    def counted(ids):
+        seen.append(ids.shape[0] * (ids.shape[1] - 2 * learned.config.context))
+        return forward(ids)
+
+    monkeypatch.setattr(learned.network, "forward", counted)
+    return seen
+
+
+def test_a_long_text_runs_in_batches_of_bounded_characters_and_splits_as_in_one_batch(english, monkeypatch):
+    text = sample_text()
+    whole = LearnedSegmenter(english, batch_chars=len(text)).tokenize(text)
+    batched = LearnedSegmenter(english, batch_chars=2_000)
+    seen = count_centre_characters(batched, monkeypatch)
+    assert batched.tokenize(text) == whole
+    assert len(seen) > 20 and max(seen) <= 2_000
+    assert any(len(token.words) > 1 for sentence in whole for token in sentence.tokens)  # multiword heads ran
+    assert_well_formed(whole, text, english.inner_spaces)
+
+
+def test_one_long_line_hands_on_sentences_as_it_goes_and_splits_as_in_one_piece(english, monkeypatch):
+    line = sample_text()
+    in_one_piece = LearnedSegmenter(english).tokenize(line)
+    learned = LearnedSegmenter(english, batch_chars=2_000)
+    seen = count_centre_characters(learned, monkeypatch)
+    stream = split_lines_into_sentences([line], learned, max_chars=10_000)
+    first = next(stream)
+    assert sum(seen) <= 2_000  # one batch of windows has run, not the line
+    assert [first, *stream] == in_one_piece
+
+
+@pytest.mark.parametrize("kind", ["learned", "rules"])
+def test_an_unpunctuated_line_is_cut_into_sentences_of_bounded_length(english, kind):
+    line = "the dog saw a cat " * 3_000
+    tokenizer = LearnedSegmenter(english) if kind == "learned" else Tokenizer("en")
+    sentences = list(split_lines_into_sentences([line], tokenizer, max_chars=5_000))
+    assert len(sentences) >= 10 and all(sentence.end - sentence.start < 5_000 + len("the dog ") for sentence in sentences)
+    assert [token.text for sentence in sentences for token in sentence.tokens] == line.split()
+    assert_well_formed(sentences, line, " ")

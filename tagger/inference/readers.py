@@ -41,7 +41,7 @@ def read_raw_texts(texts: Sequence[str], tokenizer: RawTextTokenizer) -> list[li
     starts = list(itertools.accumulate((len(text) + len(_TEXT_SEPARATOR) for text in texts[:-1]), initial=0))
     joined = _TEXT_SEPARATOR.join(_as_raw_text(text) for text in texts)
     documents: list[list[TaggedSentence]] = [[] for _ in texts]
-    for tokenized in tokenizer.tokenize(joined):
+    for tokenized in tokenizer.sentences(joined):  # one at a time: never all as tokenizer output as well
         index = bisect.bisect_right(starts, tokenized.start) - 1
         documents[index].append(from_tokenized(tokenized, len(documents[index]) + 1, starts[index]))
     return documents

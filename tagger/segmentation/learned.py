@@ -2,21 +2,26 @@
 
 The text is cut into fixed windows that overlap by `context` characters on each side; only a
 window's centre is read, so every label is decided with at least `context` characters seen
-either way, and the windows run in large batches. Whitespace is labelled like any character
+either way. The windows run in batches of about `batch_chars` characters, and of each batch only
+what decoding needs is kept: a label per character and, at the few token ends whose best multiword
+rule is not "one word", that head's scores. So memory is bounded by the batch, not by the text,
+and sentences are handed on as soon as their last label is known (`sentences`): one huge line
+streams like many small ones. Whitespace is labelled like any character
 (always NO_BOUNDARY), so a token may hold a space where the treebank has one (French
 *20 000*); any other whitespace (line breaks, tabs, no-break spaces where the treebank has none
 inside a form) always ends a token, whatever the network says. A sentence may end without punctuation
 (Turkish ATIS has none): the network learns where from content. The state at a token's last
 character also chooses its multiword rule (`multiword.py`). The network itself, and the
 character encoding training shares, are `tagger.model.segmenter`. On a GPU only the network runs
-there (in float32); the labels come back once per text and the rest stays on the CPU.
+there (in float32); a batch's labels come back at once and the rest stays on the CPU.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -26,9 +31,10 @@ from tagger.model.segmenter import FEATURES, Segmenter
 from tagger.segmentation.multiword import NOT_MULTIWORD, MultiwordExpander
 from tagger.segmentation.tokens import BLANK_LINES, Token, TokenizedSentence
 
-
-
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # control characters that are not spaces
+# the last visible character before a blank line or the end of the text: a sentence always ends there
+_SENTENCE_END = re.compile(r"\S(?=\s*?\n[^\S\n]*\n|\s*\Z)")
+TokenSpan = tuple[int, int, int, bool, int]  # start, end, boundary label, space after, multiword rule
 
 
 def token_breaking_space(inner_spaces: str) -> re.Pattern[str]:
@@ -40,32 +46,34 @@ def token_breaking_space(inner_spaces: str) -> re.Pattern[str]:
     return re.compile(rf"\S(?=[{allowed}]*[^\S{allowed}])")
 
 
-def _force_boundaries(text: str, labels: Tensor, token_breaking: re.Pattern[str]) -> None:
-    """Tokens end before whitespace that may not stand inside one; sentences end before blank lines
-    and at the end of the text. A control character (NUL, ESC, ...) is a token of its own, as the
-    rule tokenizer makes it: treebanks hold none, so the network glued them to the word beside them."""
-    for match in token_breaking.finditer(text):
-        labels[match.start()] = max(int(labels[match.start()]), TOKEN_END)
-    for match in _CONTROL.finditer(text):
-        for at in (match.start() - 1, match.start()):
-            if at >= 0 and not text[at].isspace():
-                labels[at] = max(int(labels[at]), TOKEN_END)
-    for blank in [*BLANK_LINES.finditer(text), None]:
-        last = (blank.start() if blank else len(text)) - 1
-        while last >= 0 and text[last].isspace():
-            last -= 1
-        if last >= 0:
-            labels[last] = SENTENCE_END
+def forced_labels(text: str, start: int, end: int, token_breaking: re.Pattern[str]) -> Tensor:
+    """The least label each character of text[start:end] may get, whatever the network says (read
+    from the whole text, so any range gives what the whole would): tokens end before whitespace that
+    may not stand inside one, sentences before blank lines and at the end of the text. A control
+    character (NUL, ESC, ...) is a token of its own, as the rule tokenizer makes it: treebanks hold
+    none, so the network glued them to the word beside them."""
+    def before_end(matches: Iterator[re.Match[str]]) -> list[int]:
+        return [match.start() - start for match in itertools.takewhile(lambda match: match.start() < end, matches)]
+
+    token_ends = before_end(token_breaking.finditer(text, start))
+    for match in _CONTROL.finditer(text, start, min(end + 1, len(text))):  # one at `end` ends the token before it
+        token_ends += [at - start for at in (match.start() - 1, match.start()) if start <= at < end and not text[at].isspace()]
+    forced = torch.zeros(end - start, dtype=torch.long)
+    forced[token_ends] = TOKEN_END
+    forced[before_end(_SENTENCE_END.finditer(text, start))] = SENTENCE_END
+    return forced
 
 
 class LearnedSegmenter:
-    """A model's `Segmenter` as a tokenizer: `tokenize(text)` like the rule tokenizer's.
+    """A model's `Segmenter` as a tokenizer: `tokenize(text)` like the rule tokenizer's, `sentences(text)` streamed.
 
     It runs where `device` says (a copy of the network moves there), by default where the
-    segmenter is: training scores the network it is training, on its own device.
+    segmenter is: training scores the network it is training, on its own device. Windows run
+    `batch_chars` characters at a time: enough to keep the cores busy, few enough that a batch's
+    states (384 bytes a character) stay small.
     """
 
-    def __init__(self, segmenter: Segmenter, device: torch.device | None = None) -> None:
+    def __init__(self, segmenter: Segmenter, device: torch.device | None = None, batch_chars: int = 32_768) -> None:
         self.segmenter = segmenter
         self.network = segmenter.network
         self.device = self.network.features.device
@@ -75,91 +83,111 @@ class LearnedSegmenter:
         self.config = segmenter.config
         self.expander = MultiwordExpander.from_dict(segmenter.multiword)
         self.token_breaking = token_breaking_space(segmenter.inner_spaces)
+        self.batch_chars = batch_chars
 
-    def windows(self, ids: Tensor) -> Tensor:
-        """[windows, length] ids covering `ids` in overlapping windows, padded with 0 at both ends.
-
-        As few windows as `config.window` allows, each as short as they can be: a short paragraph
-        then costs as many sequential LSTM steps as it has characters (plus context), not a
-        whole window's.
-        """
-        context = self.config.context
-        n_windows = max(1, -(-len(ids) // (self.config.window - 2 * context)))
-        stride = max(1, -(-len(ids) // n_windows))
-        padded = ids.new_zeros(n_windows * stride + 2 * context)
-        padded[context : context + len(ids)] = ids
-        return padded.unfold(0, stride + 2 * context, stride)
-
-    def states(self, ids: Tensor, windows_per_batch: int = 1024) -> Tensor:
-        """The network's state at every character of the text [chars, 2*hidden], read from window centres.
-
-        Windows run in batches of `windows_per_batch` (about 200,000 characters), so memory stays
-        bounded on a long text while each batch is still large enough to keep the cores busy.
-        """
-        context = self.config.context
-        windows = self.windows(ids)
-        centres = [
-            self.network(batch)[:, context : windows.shape[1] - context] for batch in windows.split(windows_per_batch)
-        ]
-        return torch.cat(centres).flatten(0, 1)[: len(ids)]
+    def layout(self, length: int) -> tuple[int, int]:
+        """(windows, stride) over `length` characters: as few windows as `config.window` allows, each
+        as short as they can be, so a short paragraph costs as many sequential LSTM steps as it has
+        characters (plus context), not a whole window's. Window i reads characters
+        [i * stride - context, (i + 1) * stride + context) and keeps its centre."""
+        n_windows = max(1, -(-length // (self.config.window - 2 * self.config.context)))
+        return n_windows, max(1, -(-length // n_windows))
 
     def tokenize(self, text: str, offset: int = 0, new_paragraph: bool = True) -> list[TokenizedSentence]:
         """Sentences of `text` with offsets into it plus `offset`; a blank line always ends a sentence."""
-        if not text.strip():
-            return []
-        with torch.inference_mode():
-            # the text read between paragraph breaks, as training reads every paragraph: without them
-            # its first and last characters see only padding ("sleep." at the very end stayed one token)
-            margin = len(PARAGRAPH_SEPARATOR)
-            framed = self.segmenter.encode(PARAGRAPH_SEPARATOR + text + PARAGRAPH_SEPARATOR)
-            spaces = self.spaces[framed[margin : margin + len(text)]]
-            states = self.states(framed.to(self.device))[margin : margin + len(text)]
-            labels = self.network.boundary(states).argmax(-1).cpu()
-            labels[spaces] = NO_BOUNDARY
-            _force_boundaries(text, labels, self.token_breaking)
-            ends = labels.nonzero().squeeze(1)
-            # a token starts at the first non-space after the previous token; found for all at once
-            non_spaces = (~spaces).nonzero().squeeze(1)
-            starts = non_spaces[torch.searchsorted(non_spaces, torch.cat([ends.new_zeros(1), ends[:-1] + 1]))]
-            space_after = torch.cat([spaces, spaces.new_ones(1)])[ends + 1]
-            rules = self._multiword_rules(text, states[ends.to(self.device)], starts.tolist(), ends.tolist())
-        spans = zip(starts.tolist(), (ends + 1).tolist(), labels[ends].tolist(), space_after.tolist())
-        return self._sentences(text, spans, rules, offset, new_paragraph)
+        return list(self.sentences(text, offset, new_paragraph))
 
-    def _multiword_rules(self, text: str, states: Tensor, starts: list[int], ends: list[int]) -> dict[int, int]:
-        """Per token (index) with a multiword rule, the rule id: the most probable one that applies to it.
+    def sentences(
+        self, text: str, offset: int = 0, new_paragraph: bool = True, max_sentence_chars: int | None = None
+    ) -> Iterator[TokenizedSentence]:
+        """`tokenize`'s sentences one at a time, each as soon as the batch of windows that holds its end
+        has run. With `max_sentence_chars`, a sentence that reaches it is cut after the token that does
+        (unpunctuated text would otherwise gather its whole length in one sentence)."""
+        if not text.strip():
+            return
+        paragraph_starts = (blank.end() for blank in BLANK_LINES.finditer(text))
+        next_paragraph = next(paragraph_starts, None)
+        tokens: list[Token] = []
+        for batch in self._token_spans(text):
+            for start, end, label, space_after, rule in batch:
+                while next_paragraph is not None and next_paragraph <= start:
+                    next_paragraph = next(paragraph_starts, None)
+                    new_paragraph = True  # a blank line always closed the sentence before it
+                form = text[start:end]
+                words = self.expander.expand(form, rule) if rule != NOT_MULTIWORD else (form,)
+                tokens.append(Token(form, start + offset, end + offset, words, space_after))
+                first = tokens[0].start - offset
+                if label == SENTENCE_END or (max_sentence_chars and end - first >= max_sentence_chars):
+                    yield TokenizedSentence(tokens, text[first:end], new_paragraph)
+                    tokens, new_paragraph = [], False
+
+    def _token_spans(self, text: str) -> Iterator[list[TokenSpan]]:
+        """Per batch of windows, the tokens whose last character its window centres hold, in text order.
+
+        Of a batch's network states only the labels are kept, and the multiword head's choice at
+        token ends; a token that started in an earlier batch is carried over by its start alone.
+        """
+        margin, context = len(PARAGRAPH_SEPARATOR), self.config.context
+        n_windows, stride = self.layout(len(text) + 2 * margin)  # the text read between paragraph breaks
+        per_batch = max(1, self.batch_chars // stride)
+        last_end, pending_start = -1, None  # the last token end so far; the first visible character after it
+        for first in range(0, n_windows, per_batch):
+            last = min(n_windows, first + per_batch)
+            begin, stop = max(0, first * stride - margin), min(len(text), last * stride - margin)
+            if begin >= stop:
+                continue
+            low = first * stride - margin - context  # the batch reads text positions [low, low + len(ids))
+            ids = self._framed_ids(text, low, last * stride - margin + context)
+            spaces = self.spaces[ids[begin - low : stop - low + 1]]  # [begin, stop], for the space after
+            with torch.inference_mode():
+                states = self.network(ids.unfold(0, stride + 2 * context, stride).to(self.device))
+                states = states[:, context : context + stride].flatten(0, 1)[begin - low - context : stop - low - context]
+                labels = self.network.boundary(states).argmax(-1).cpu()
+                labels[spaces[:-1]] = NO_BOUNDARY
+                labels = torch.maximum(labels, forced_labels(text, begin, stop, self.token_breaking))
+                ends = labels.nonzero().squeeze(1)
+                multiword = self.network.multiword(states[ends.to(self.device)]).cpu()
+            # a token starts at the first non-space after the previous token; found for all at once
+            non_spaces = (~spaces[:-1]).nonzero().squeeze(1) + begin
+            starts = non_spaces[torch.searchsorted(non_spaces, torch.cat([ends.new_tensor([last_end]), ends[:-1] + begin]) + 1)]
+            if len(ends) and pending_start is not None:
+                starts[0] = pending_start
+            if len(ends):
+                last_end = int(ends[-1]) + begin
+                after = non_spaces[non_spaces > last_end]
+                pending_start = int(after[0]) if len(after) else None
+            elif pending_start is None and len(non_spaces):
+                pending_start = int(non_spaces[0])
+            starts_list, ends_list = starts.tolist(), (ends + begin).tolist()
+            rules = self._multiword_rules(text, multiword, starts_list, ends_list)
+            yield list(zip(starts_list, [end + 1 for end in ends_list], labels[ends].tolist(),
+                           spaces[ends + 1].tolist(), rules))
+
+    def _framed_ids(self, text: str, low: int, high: int) -> Tensor:
+        """Character ids of text positions [low, high) of the text framed by paragraph breaks (training
+        reads every paragraph so: without them its first and last characters see only padding, and
+        "sleep." at the very end stayed one token), 0 (padding) beyond the frame."""
+        margin, length = len(PARAGRAPH_SEPARATOR), len(text)
+
+        def clip(position: int, upper: int) -> int:
+            return min(max(position, 0), upper)
+
+        framed = (PARAGRAPH_SEPARATOR[clip(low + margin, margin) : clip(high + margin, margin)]
+                  + text[clip(low, length) : clip(high, length)]
+                  + PARAGRAPH_SEPARATOR[clip(low - length, margin) : clip(high - length, margin)])
+        ids = torch.zeros(high - low, dtype=torch.long)
+        at = max(low, -margin) - low
+        ids[at : at + len(framed)] = self.segmenter.encode(framed)
+        return ids
+
+    def _multiword_rules(self, text: str, logits: Tensor, starts: list[int], ends: list[int]) -> list[int]:
+        """Per token, its multiword rule: the most probable one that applies to it.
 
         Only tokens whose best rule overall is not NOT_MULTIWORD can get one, so most tokens skip
         the (Python) check of which rules apply.
         """
-        logits = self.network.multiword(states).cpu()
-        rules: dict[int, int] = {}
+        rules = [NOT_MULTIWORD] * len(ends)
         for i in (logits.argmax(-1) != NOT_MULTIWORD).nonzero().squeeze(1).tolist():
             applicable = self.expander.applicable(text[starts[i] : ends[i] + 1])
-            best = applicable[int(logits[i, applicable].argmax())]
-            if best != NOT_MULTIWORD:
-                rules[i] = best
+            rules[i] = applicable[int(logits[i, applicable].argmax())]
         return rules
-
-    def _sentences(
-        self,
-        text: str,
-        spans: Iterable[tuple[int, int, int, bool]],  # per token: start, end, boundary label, space after
-        rules: dict[int, int],
-        offset: int,
-        new_paragraph: bool,
-    ) -> list[TokenizedSentence]:
-        sentences: list[TokenizedSentence] = []
-        tokens: list[Token] = []
-        paragraph_starts = [blank.end() for blank in BLANK_LINES.finditer(text)][::-1]  # popped in text order
-        for i, (start, end, label, space_after) in enumerate(spans):
-            while paragraph_starts and paragraph_starts[-1] <= start:
-                paragraph_starts.pop()
-                new_paragraph = True  # a blank line always closed the sentence before it
-            form = text[start:end]
-            words = self.expander.expand(form, rules[i]) if i in rules else (form,)
-            tokens.append(Token(form, start + offset, end + offset, words, space_after))
-            if label == SENTENCE_END:
-                sentences.append(TokenizedSentence(tokens, text[tokens[0].start - offset : end], new_paragraph))
-                tokens, new_paragraph = [], False
-        return sentences

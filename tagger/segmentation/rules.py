@@ -121,18 +121,22 @@ class Tokenizer:
 
     def tokenize(self, text: str, offset: int = 0, new_paragraph: bool = True) -> list[TokenizedSentence]:
         """Sentences of `text`; offsets are into `text` plus `offset` (for text cut from a stream)."""
-        sentences: list[TokenizedSentence] = []
+        return list(self.sentences(text, offset, new_paragraph))
+
+    def sentences(
+        self, text: str, offset: int = 0, new_paragraph: bool = True, max_sentence_chars: int | None = None
+    ) -> Iterator[TokenizedSentence]:
+        """`tokenize`'s sentences one at a time; with `max_sentence_chars`, a sentence that reaches it is cut there."""
         start = 0
         for blank in BLANK_LINES.finditer(text):
-            self._paragraph(text, start, blank.start(), offset, new_paragraph, sentences)
+            yield from self._paragraph(text, start, blank.start(), offset, new_paragraph, max_sentence_chars)
             start, new_paragraph = blank.end(), True
-        self._paragraph(text, start, len(text), offset, new_paragraph, sentences)
-        return sentences
+        yield from self._paragraph(text, start, len(text), offset, new_paragraph, max_sentence_chars)
 
     def _paragraph(
-        self, text: str, start: int, end: int, offset: int, new_paragraph: bool, sentences: list[TokenizedSentence]
-    ) -> None:
-        """Append the sentences of text[start:end]; the scanner sees `end` as the end of the text."""
+        self, text: str, start: int, end: int, offset: int, new_paragraph: bool, max_sentence_chars: int | None
+    ) -> Iterator[TokenizedSentence]:
+        """The sentences of text[start:end]; the scanner sees `end` as the end of the text."""
         tokens: list[Token] = []
         previous_end = -1
         pending_end = False  # the last token may end a sentence, depending on what follows
@@ -145,9 +149,13 @@ class Tokenizer:
                     pending_end = False
             elif pending_end:
                 if not _continues(piece[0]):
-                    sentences.append(_sentence(tokens, text, offset, new_paragraph))
+                    yield _sentence(tokens, text, offset, new_paragraph)
                     tokens, new_paragraph = [], False
                 pending_end = False
+            long = max_sentence_chars and tokens and tokens[-1].end - tokens[0].start >= max_sentence_chars
+            if long and position != previous_end:  # cut at whitespace, where the last token's space_after is known
+                yield _sentence(tokens, text, offset, new_paragraph)
+                tokens, new_paragraph = [], False
             rule = match.lastgroup
             begin = position + offset
             if not self.english or rule not in _SPLITTABLE:
@@ -166,7 +174,7 @@ class Tokenizer:
                 tokens.append(Token(piece, begin, begin + len(piece), (piece,)))
             previous_end = match.end()
         if tokens:
-            sentences.append(_sentence(tokens, text, offset, new_paragraph))
+            yield _sentence(tokens, text, offset, new_paragraph)
 
     def _english_tokens(self, piece: str, start: int, text: str, local_start: int) -> list[Token]:
         """An English word splits at hyphens (unless after a prefix), and into clitics."""

@@ -1,7 +1,8 @@
 """Tokens with character offsets: what a tokenizer (the rules, or a learned segmenter) makes of raw text.
 
-Any tokenizer here has `tokenize(text, offset, new_paragraph) -> list[TokenizedSentence]`;
-`split_lines_into_sentences` streams a long input through one with bounded memory, and
+Any tokenizer here has `tokenize(text, offset, new_paragraph) -> list[TokenizedSentence]` and
+`sentences(...)`, the same one at a time; `split_lines_into_sentences` streams a long input
+through one with bounded memory, and
 `conllu_sentence` turns a tokenized sentence into the CoNLL-U record that tagging fills and
 scoring reads.
 """
@@ -84,6 +85,12 @@ class RawTextTokenizer(Protocol):
 
     def tokenize(self, text: str, offset: int = 0, new_paragraph: bool = True) -> list[TokenizedSentence]: ...
 
+    def sentences(
+        self, text: str, offset: int = 0, new_paragraph: bool = True, max_sentence_chars: int | None = None
+    ) -> Iterator[TokenizedSentence]:
+        """`tokenize`'s sentences as they are found; a sentence that reaches `max_sentence_chars` is cut."""
+        ...
+
 
 def split_lines_into_sentences(
     lines: Iterable[str], tokenizer: RawTextTokenizer, max_chars: int = 100_000, batch_chars: int = 10_000
@@ -93,36 +100,47 @@ def split_lines_into_sentences(
     Paragraphs (blank-line separated) are tokenised whole, several at a time up to about
     `batch_chars` (a tokenizer ends sentences at blank lines itself; one call per paragraph made a
     learned segmenter pay its per-call cost 850 times on en_ewt test). A longer stretch without a
-    blank line is tokenised once it passes `max_chars`, keeping its last, possibly unfinished
-    sentence for the next round; only a single sentence longer than that is cut.
+    blank line is tokenised once it passes `max_chars`, its sentences handed on as the tokenizer
+    finds them but for the last, possibly unfinished one, kept for the next round; at the end of
+    the input none is kept, so one line, however long, is tokenised as one piece. A sentence is
+    cut where it reaches `max_chars`, so what is kept is always shorter.
     """
     buffer: list[str] = []
     size = 0
     offset = 0  # of the buffer's first character
     new_paragraph = True
-    for line in lines:
+    iterator = iter(lines)
+    ahead: list[str] = []  # a line read to learn whether the input goes on
+    while (line := ahead.pop() if ahead else next(iterator, None)) is not None:
         if not line.strip():
             if buffer and size < batch_chars:  # the paragraph break stays inside the batch
                 buffer.append(line)
                 size += len(line)
                 continue
             if buffer:
-                yield from tokenizer.tokenize("".join(buffer), offset, new_paragraph)
+                yield from tokenizer.sentences("".join(buffer), offset, new_paragraph, max_chars)
                 offset += size
                 buffer, size, new_paragraph = [], 0, True
             offset += len(line)
             continue
         buffer.append(line)
         size += len(line)
-        if size >= max_chars:
-            text = "".join(buffer)
-            sentences = tokenizer.tokenize(text, offset, new_paragraph)
-            keep = sentences.pop() if len(sentences) > 1 else None
+        if size < max_chars:
+            continue
+        text = "".join(buffer)
+        sentences = tokenizer.sentences(text, offset, new_paragraph, max_chars)
+        ahead = [following] if (following := next(iterator, None)) is not None else []
+        if not ahead:  # the end of the input
             yield from sentences
-            new_paragraph = keep.new_paragraph if keep else False
-            cut = keep.start - offset if keep else len(text)
-            offset += cut
-            buffer = [text[cut:]] if keep else []
-            size = len(text) - cut
+            return
+        keep = next(sentences, None)
+        for sentence in sentences:
+            yield keep
+            keep = sentence
+        new_paragraph = keep.new_paragraph if keep else False
+        cut = keep.start - offset if keep else len(text)
+        offset += cut
+        buffer = [text[cut:]] if keep else []
+        size = len(text) - cut
     if buffer:
-        yield from tokenizer.tokenize("".join(buffer), offset, new_paragraph)
+        yield from tokenizer.sentences("".join(buffer), offset, new_paragraph, max_chars)
