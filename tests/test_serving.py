@@ -177,3 +177,27 @@ def test_pipe_segments_texts_together_and_gives_each_its_own_offsets():
         assert [s.sentence.comments[-2] for s in document if s.spans] == [
             f"# sent_id = {i}" for i in range(1, len([s for s in document if s.spans]) + 1)]
         assert all(text[t.start : t.end] == t.form for s in document for t in s if t.start is not None)
+
+
+def test_pipe_groups_are_bounded_in_characters_and_each_text_keeps_its_offsets(monkeypatch):
+    tagger = Tagger.load("en_ewt")
+    segmented: list[int] = []
+    sentences = tagger.tokenizer.sentences
+    monkeypatch.setattr(tagger.tokenizer, "sentences", lambda text, *rest: segmented.append(len(text)) or sentences(text, *rest))
+    texts = [f"Text {i:02} says hello to Dr. Smith. It didn't rain in Paris." for i in range(30)]  # 57 characters each
+    piped = list(tagger.pipe(texts, batch_chars=300))
+    assert segmented == [5 * 57 + 4 * len("\n\n")] * 6  # five texts a group, joined by blank lines
+    assert _tags(piped) == _tags(tagger.tag(text) for text in texts)
+    assert all(text[t.start : t.end] == t.form for text, document in zip(texts, piped) for s in document for t in s)
+
+
+def test_pipe_groups_stay_within_100k_characters_by_default(monkeypatch):
+    from tagger.inference import tagger as tagger_module
+
+    tagger = Tagger.load("en_ewt")
+    groups: list[int] = []
+    monkeypatch.setattr(tagger_module, "read_raw_texts", lambda texts, _: groups.append(sum(map(len, texts))) or [[] for _ in texts])
+    longest = "word " * 60_000  # 300,000 characters: a group of its own
+    documents = list(tagger.pipe(["x" * 30_000] * 7 + [longest] + ["y" * 40_000] * 3))
+    assert len(documents) == 11
+    assert groups == [90_000, 90_000, 30_000, 300_000, 80_000, 40_000]

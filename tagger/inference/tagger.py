@@ -162,20 +162,20 @@ class Tagger:
 
     def pipe(
         self, texts: Iterable[str], batch_size: int = 256, input_format: str = "auto", probabilities: bool = False,
-        top_k: int = 0,
+        top_k: int = 0, batch_chars: int = 100_000,
     ) -> Iterator[TaggedDocument]:
         """Tag many texts: one `TaggedDocument` per text, in order, as a generator.
 
-        Texts are tagged `batch_size` at a time, segmented together (raw text) and their sentences
-        batched together, so many short texts tag about as fast as one long one, and memory stays
-        flat however many texts come.
+        Texts are tagged in groups of up to `batch_size` texts and `batch_chars` characters (a
+        longer text is a group of its own), segmented together (raw text) and their sentences
+        batched together, so many short texts tag about as fast as one long one, and memory is
+        bounded by the group, however many texts come.
         """
         if isinstance(texts, (str, bytes)):
             raise TaggerError("pipe() takes many texts (an iterable of strings); for one text use tag(text)")
         _check_input_format(input_format)
-        iterator = iter(texts)
         start = 0
-        while group := list(itertools.islice(iterator, batch_size)):
+        for group in _groups(texts, batch_size, batch_chars):
             documents = self._read_group(group, input_format, start)
             self._predict([sentence for document in documents for sentence in document], probabilities, top_k)
             for text, document in zip(group, documents):
@@ -260,6 +260,22 @@ def _pipe_item(text: object, input_format: str) -> str | bytes | bytearray | lis
 def _check_input_format(input_format: str) -> None:
     if input_format != "auto" and input_format not in INPUT_FORMATS:
         raise TaggerError(f"unknown input format {input_format!r}: use auto, {', '.join(INPUT_FORMATS)}")
+
+
+def _groups(texts: Iterable, max_texts: int, max_chars: int) -> Iterator[list]:
+    """Consecutive texts, up to `max_texts` and `max_chars` characters a group (a longer text is a group
+    of its own). Only strings and bytes count: pre-tokenised documents are bounded by `max_texts` alone."""
+    group: list = []
+    chars = 0
+    for text in texts:
+        size = len(text) if isinstance(text, (str, bytes, bytearray)) else 0
+        if group and (len(group) == max_texts or chars + size > max_chars):
+            yield group
+            group, chars = [], 0
+        group.append(text)
+        chars += size
+    if group:
+        yield group
 
 
 def _text(data: str | bytes | bytearray) -> str:
