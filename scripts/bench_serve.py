@@ -221,8 +221,7 @@ def main() -> None:
     parser.add_argument("--serve-option", action="append", default=[], metavar="ARG",
                         help="an argument for tagger serve, e.g. --serve-option=--batch-wait-ms=10 (repeat for more)")
     args = parser.parse_args()
-    for name, value in [("OMP_WAIT_POLICY", "PASSIVE"), ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64"), ("LRU_CACHE_CAPACITY", "64")]:
-        os.environ.setdefault(name, value)  # as the tagger command (the server) sets them, before torch loads here
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the tagger command (the server) sets it, before torch loads here
 
     texts = documents(args.file, args.sentences)
     pipe_rate, pipe_cpu = pipe_words_per_second(args, texts)

@@ -20,14 +20,6 @@ from tagger.serving.command import add_serve_command, serve_command
 # spinning threads made tagging 12x slower, sleeping ones under 2x (scripts/bench_peer.py's notes).
 # It must be set before torch is first imported; an explicit setting in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# oneDNN compiles a primitive per input shape and keeps 1,024 of them; a long stream meets thousands of
-# batch shapes, and that cache alone grew `Tagger.pipe`'s peak memory 31 % from 100k to 1M words. 64 keep
-# it within 14 % at the same speed (scripts/bench_memory.py). Read when oneDNN makes its first primitive.
-os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
-# ideep, bfloat16's path into oneDNN, keeps a cache of its own (LRU_CACHE_CAPACITY, 1,024 by default) with a
-# primitive per batch shape, beyond the variable above: `tagger serve`'s varied batches of few requests grew
-# the tagging's RSS 28 % over 3,200 documents in bfloat16 (float32: flat); with 64, 2 % at the same speed.
-os.environ.setdefault("LRU_CACHE_CAPACITY", "64")
 
 
 def _train(argv: list[str], debug: bool) -> int:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from conftest import SAMPLE_DEV
 from tagger.data.conllu_io import Sentence, read_conllu
 from tagger.errors import TaggerError
+from tagger.inference.shipped import resolve_model
 from tagger.inference.tagger import Tagger
-from tagger.prediction import precision
+from tagger.prediction import fast_inference, precision
 from tagger.prediction.fast_inference import UnpackedResidualBiLSTM
 from tagger.prediction.precision import Precision
 from tagger.model.model_file import FORM_TABLE, load_model
@@ -127,3 +132,45 @@ def test_int8_is_asked_for_and_tags_like_float32_on_the_sample(bundle):
     theirs = [s.column("upos") for s in exact.predict([Sentence.from_forms(f) for f in sentences])]
     pairs = [(a, b) for x, y in zip(ours, theirs) for a, b in zip(x, y)]
     assert sum(a == b for a, b in pairs) / len(pairs) > 0.98
+
+
+# -- bounded per-shape state ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def english():
+    return load_model(resolve_model("en_ewt"))
+
+
+def test_bucketed_sizes_are_few_and_at_most_an_eighth_larger():
+    for multiple in (1, 16):
+        buckets = [fast_inference.bucket(size, multiple) for size in range(1, 4097)]
+        assert all(b % multiple == 0 and size <= b <= max(size + multiple - 1, size * 9 // 8) for size, b in enumerate(buckets, 1))
+        assert len(set(buckets)) <= 8 * 12 + 8  # 8 a doubling above 8 (12 doublings to 4096), the first 8 exact
+
+
+def test_bfloat16_batches_reach_the_kernels_in_few_shapes_and_no_tag_depends_on_its_batch(english, monkeypatch):
+    random = torch.Generator().manual_seed(0)
+    forms = [form for sentence in read_conllu(SAMPLE_DEV) for form in sentence.forms]
+    lengths = torch.randint(1, 120, (400,), generator=random).tolist()
+    sentences = [Sentence.from_forms(forms[i : i + n]) for i, n in enumerate(lengths)]
+    predictor = Predictor(english, batch_tokens=200, precision="bfloat16")
+    batch_shapes = {(len(batch), max(lengths[i] for i in batch)) for batch in predictor.batches(sentences)}
+    lstm_shapes, head_rows = set(), set()
+    for lstm in predictor.network.encoder.lstms:
+        lstm.forward_lstm.register_forward_pre_hook(lambda _, inputs: lstm_shapes.add(tuple(inputs[0].shape[:2])))
+    linear = torch.nn.Linear.forward
+    monkeypatch.setattr(torch.nn.Linear, "forward", lambda self, x: head_rows.add(x.shape[0]) or linear(self, x))
+    batched = [sentence.column("upos") + sentence.column("lemma") for sentence in predictor.predict(sentences)]
+    assert len(batch_shapes) > 60 and len(lstm_shapes) <= len(batch_shapes) // 2 and len(head_rows) <= len(batch_shapes) // 2
+    some = sentences[::4]  # padding reaches no real row: each tags alone as it did among others
+    alone = [s.column("upos") + s.column("lemma") for s in (predictor.predict([Sentence.from_forms(s.forms)])[0] for s in some)]
+    assert batched[::4] == alone
+
+
+def test_importing_tagger_caps_the_kernels_caches_unless_the_environment_sets_them():
+    caches = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
+    code = f"import os, tagger; print(*(os.environ[name] for name in {caches}))"
+    environment = {name: value for name, value in os.environ.items() if name not in caches}
+    assert subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True).stdout == "16 64\n"
+    environment.update(dict.fromkeys(caches, "8"))
+    assert subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True).stdout == "8 8\n"

@@ -7,9 +7,10 @@ when asked). On a CPU it runs as below. Which precision runs, and what else it d
 
 The BiLSTM encoder is nearly all of the cost of tagging. PyTorch hands only *padded* (not packed)
 LSTM input to oneDNN, whose bfloat16 kernels (AVX512-BF16/AMX) run the encoder 3-4 times faster
-than the packed float32 path training uses; the whole network is cast (its tags on UD
-English-EWT test stay within 0.05 point of float32). `UnpackedResidualBiLSTM` gives the packed
-result on padded input: the forward direction reads each sentence from its start, so padding
+than the packed float32 path training uses; the network is cast but for its character encoder
+(its tags on UD English-EWT test stay within 0.05 point of float32), and batches are padded to
+a few shapes (`bucket`), so the kernels' per-shape state stays bounded. `UnpackedResidualBiLSTM`
+gives the packed result on padded input: the forward direction reads each sentence from its start, so padding
 after its end never reaches a real token; the backward direction runs forward over every
 sentence reversed *within its length* (padding stays at the end), and its output is reversed
 back. In float32 the packed path is as fast, so the trained network serves unchanged.
@@ -36,6 +37,18 @@ INT8 = torch.qint8  # the `dtype` that stands for dynamic int8 quantization (act
 # oneDNN's bfloat16 LSTM takes ~4.5 ms per 1000 tokens on a batch of 16k sentences (Xeon with AMX);
 # most other batch sizes take 6-25 ms, an odd one 4-5 times as long, so batches are padded up.
 BATCH_MULTIPLE = 16
+
+
+def bucket(size: int, multiple: int = 1) -> int:
+    """`size` rounded up to a multiple of `multiple` and to one of 8 sizes a doubling (at most 1/8 more).
+
+    bfloat16 kernels keep state per input shape: oneDNN a compiled LSTM per batch shape, and the
+    bfloat16 matrix product some per row count that no cache setting bounds (1,600 row counts
+    through one `Linear` grew a process by 740 MB). Padded to these sizes, a stream of batches
+    meets a few hundred shapes, not thousands, and padding changes no real row's result.
+    """
+    step = max(multiple, 1 << max(0, size.bit_length() - 4))
+    return -(-size // step) * step
 
 
 def reversal_index(lengths: Tensor, width: int) -> Tensor:
@@ -83,16 +96,34 @@ class UnpackedResidualBiLSTM(nn.Module):
         self.norms = copy.deepcopy(encoder.norms)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        batch = x.shape[0]
-        extra = -batch % BATCH_MULTIPLE
-        if extra:
-            x = torch.cat([x, x.new_zeros(extra, *x.shape[1:])])
-            lengths = torch.cat([lengths, lengths.new_zeros(extra)])
+        batch, width = x.shape[:2]
+        padded_batch, padded_width = bucket(batch, BATCH_MULTIPLE), bucket(width)
+        if (padded_batch, padded_width) != (batch, width):  # padding after a sentence's end never reaches it
+            x = torch.cat([x, x.new_zeros(batch, padded_width - width, x.shape[2])], dim=1)
+            x = torch.cat([x, x.new_zeros(padded_batch - batch, *x.shape[1:])])
+            lengths = torch.cat([lengths, lengths.new_zeros(padded_batch - batch)])
         reversal = reversal_index(lengths, x.shape[1]).to(x.device)
         h = self.norms[0](self.lstms[0](x, reversal))
         for lstm, norm in zip(self.lstms[1:], self.norms[1:]):
             h = norm(h + lstm(h, reversal))
-        return h[:batch]
+        return h[:batch, :width]
+
+
+class BucketedLinear(nn.Linear):
+    """A `Linear` that runs on a `bucket` of rows (the extra ones zero, their results dropped): see `bucket`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        rows = x.reshape(-1, x.shape[-1])
+        extra = bucket(len(rows), 64) - len(rows)
+        if extra:
+            rows = torch.cat([rows, rows.new_zeros(extra, rows.shape[1])])
+        return super().forward(rows)[: len(rows) - extra].view(*x.shape[:-1], self.out_features)
+
+    @classmethod
+    def like(cls, linear: nn.Linear) -> BucketedLinear:
+        bucketed = cls(linear.in_features, linear.out_features, bias=linear.bias is not None)
+        bucketed.load_state_dict(linear.state_dict())
+        return bucketed
 
 
 def inference_network(network: TaggerNetwork, dtype: torch.dtype, device: torch.device = torch.device("cpu")) -> TaggerNetwork:
@@ -111,4 +142,11 @@ def inference_network(network: TaggerNetwork, dtype: torch.dtype, device: torch.
             ).eval()
     fast = copy.deepcopy(network).eval()
     fast.encoder = UnpackedResidualBiLSTM(network.encoder)
-    return fast.to(dtype).eval()
+    fast.heads = nn.ModuleDict({column: BucketedLinear.like(head) for column, head in network.heads.items()})
+    fast = fast.to(dtype).eval()
+    # The character encoder stays float32: it runs only for forms the caches lack, and its packed GRU
+    # multiplies a new row count at every step, which in bfloat16 keeps state per count (see `bucket`).
+    # Computed forms then match the model file's stored ones, computed in float32 and rounded alike.
+    fast.cle = copy.deepcopy(network.cle).eval()
+    return fast
+
