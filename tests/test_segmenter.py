@@ -20,7 +20,7 @@ from tagger.inference.readers import from_tokenized
 from tagger.inference.shipped import resolve_model
 from tagger.model.model_file import load_model
 from tagger.model.segmenter import Segmenter
-from tagger.segmentation.learned import LearnedSegmenter
+from tagger.segmentation.learned import ForcedLabels, LearnedSegmenter, token_breaking_space
 from tagger.segmentation.rules import Tokenizer
 from tagger.segmentation.tokens import split_lines_into_sentences
 from tagger.training.segmenter_training import default_configs, train_segmenter
@@ -195,6 +195,29 @@ def test_control_characters_are_tokens_of_their_own_whatever_the_network_says():
     tokens = [token for sentence in segmenter.tokenize(text) for token in sentence.tokens]
     assert all(token.text == text[token.start : token.end] for token in tokens)
     assert [token.text for token in tokens] == ["a", "\x00", "b", "\x07", "\x07", "esc", "\x1b", "[0m"]
+
+
+FORCED_TEXT = "Ab c\nd\x00e\n\n\x07 f \t g.  "  # 20 characters; a blank line at 8-9, two spaces at the end
+FORCED = {  # worked out by hand, position by position: 1 = TOKEN_END, 2 = SENTENCE_END
+    " ": {3: 1, 5: 1, 6: 1, 7: 2, 10: 1, 12: 1, 17: 2},  # "b c" and "\x07 f" may hold their space
+    "": {1: 1, 3: 1, 5: 1, 6: 1, 7: 2, 10: 1, 12: 1, 17: 2},  # any space ends a token
+}
+
+
+@pytest.mark.parametrize("inner_spaces", FORCED)
+@pytest.mark.parametrize("cuts", [[], [4, 9], [6, 7, 8], list(range(1, 20)), [17]])
+def test_forced_labels_read_range_by_range_are_those_of_the_whole_text(inner_spaces, cuts):
+    """Tokens end before a line break or tab (and any space, with no inner spaces), beside a control character;
+    sentences before the blank line and at the end of the text; whatever ranges the text is read in."""
+    forced = ForcedLabels(FORCED_TEXT, token_breaking_space(inner_spaces))
+    bounds = [0, *cuts, len(FORCED_TEXT)]
+    labels = torch.cat([forced.labels(start, end) for start, end in zip(bounds, bounds[1:])])
+    assert labels.tolist() == [FORCED[inner_spaces].get(at, 0) for at in range(len(FORCED_TEXT))]
+
+
+def test_forced_labels_of_a_range_skip_the_positions_before_it():
+    forced = ForcedLabels(FORCED_TEXT, token_breaking_space(" "))
+    assert forced.labels(9, 14).tolist() == [0, 1, 0, 1, 0]  # 10 and 12; 3..7 dropped, not wrapped around
 
 
 def test_the_shipped_learned_segmenter_splits_off_nul_and_escape_as_the_rules_do():

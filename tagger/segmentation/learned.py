@@ -19,9 +19,9 @@ there (in float32); a batch's labels come back at once and the rest stays on the
 from __future__ import annotations
 
 import copy
-import itertools
+import heapq
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor
@@ -46,22 +46,41 @@ def token_breaking_space(inner_spaces: str) -> re.Pattern[str]:
     return re.compile(rf"\S(?=[{allowed}]*[^\S{allowed}])")
 
 
-def forced_labels(text: str, start: int, end: int, token_breaking: re.Pattern[str]) -> Tensor:
-    """The least label each character of text[start:end] may get, whatever the network says (read
-    from the whole text, so any range gives what the whole would): tokens end before whitespace that
-    may not stand inside one, sentences before blank lines and at the end of the text. A control
-    character (NUL, ESC, ...) is a token of its own, as the rule tokenizer makes it: treebanks hold
-    none, so the network glued them to the word beside them."""
-    def before_end(matches: Iterator[re.Match[str]]) -> list[int]:
-        return [match.start() - start for match in itertools.takewhile(lambda match: match.start() < end, matches)]
+class ForcedLabels:
+    """The least label each character of `text` may get, whatever the network says, read range by range
+    in text order (each pattern is scanned once over the text, however many ranges): tokens end before
+    whitespace that may not stand inside one, sentences before blank lines and at the end of the text.
+    A control character (NUL, ESC, ...) is a token of its own, as the rule tokenizer makes it:
+    treebanks hold none, so the network glued them to the word beside them."""
 
-    token_ends = before_end(token_breaking.finditer(text, start))
-    for match in _CONTROL.finditer(text, start, min(end + 1, len(text))):  # one at `end` ends the token before it
-        token_ends += [at - start for at in (match.start() - 1, match.start()) if start <= at < end and not text[at].isspace()]
-    forced = torch.zeros(end - start, dtype=torch.long)
-    forced[token_ends] = TOKEN_END
-    forced[before_end(_SENTENCE_END.finditer(text, start))] = SENTENCE_END
-    return forced
+    def __init__(self, text: str, token_breaking: re.Pattern[str]) -> None:
+        controls = (at for match in _CONTROL.finditer(text) for at in (match.start() - 1, match.start())
+                    if at >= 0 and not text[at].isspace())
+        self.token_ends = _Positions(heapq.merge((match.start() for match in token_breaking.finditer(text)), controls))
+        self.sentence_ends = _Positions(match.start() for match in _SENTENCE_END.finditer(text))
+
+    def labels(self, start: int, end: int) -> Tensor:
+        """The labels of characters [start, end), which must not begin before the previous range's end."""
+        forced = torch.zeros(end - start, dtype=torch.long)
+        forced[[at - start for at in self.token_ends.within(start, end)]] = TOKEN_END
+        forced[[at - start for at in self.sentence_ends.within(start, end)]] = SENTENCE_END
+        return forced
+
+
+class _Positions:
+    """Ascending positions read once, range by range: those a range skips over are dropped."""
+
+    def __init__(self, positions: Iterable[int]) -> None:
+        self.positions = iter(positions)
+        self.next = next(self.positions, None)
+
+    def within(self, start: int, end: int) -> list[int]:
+        taken = []
+        while self.next is not None and self.next < end:
+            if self.next >= start:
+                taken.append(self.next)
+            self.next = next(self.positions, None)
+        return taken
 
 
 class LearnedSegmenter:
@@ -131,6 +150,7 @@ class LearnedSegmenter:
         n_windows, stride = self.layout(len(text) + 2 * margin)  # the text read between paragraph breaks
         per_batch = max(1, self.batch_chars // stride)
         last_end, pending_start = -1, None  # the last token end so far; the first visible character after it
+        forced = ForcedLabels(text, self.token_breaking)
         for first in range(0, n_windows, per_batch):
             last = min(n_windows, first + per_batch)
             begin, stop = max(0, first * stride - margin), min(len(text), last * stride - margin)
@@ -144,7 +164,7 @@ class LearnedSegmenter:
                 states = states[:, context : context + stride].flatten(0, 1)[begin - low - context : stop - low - context]
                 labels = self.network.boundary(states).argmax(-1).cpu()
                 labels[spaces[:-1]] = NO_BOUNDARY
-                labels = torch.maximum(labels, forced_labels(text, begin, stop, self.token_breaking))
+                labels = torch.maximum(labels, forced.labels(begin, stop))
                 ends = labels.nonzero().squeeze(1)
                 multiword = self.network.multiword(states[ends.to(self.device)]).cpu()
             # a token starts at the first non-space after the previous token; found for all at once

@@ -2,9 +2,8 @@
 
 Any tokenizer here has `tokenize(text, offset, new_paragraph) -> list[TokenizedSentence]` and
 `sentences(...)`, the same one at a time; `split_lines_into_sentences` streams a long input
-through one with bounded memory, and
-`conllu_sentence` turns a tokenized sentence into the CoNLL-U record that tagging fills and
-scoring reads.
+through one with bounded memory, and `conllu_sentence` turns a tokenized sentence into the
+CoNLL-U record that tagging fills and scoring reads.
 """
 
 from __future__ import annotations
