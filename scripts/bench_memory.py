@@ -1,21 +1,21 @@
-"""Memory and time on long inputs, as JSON: `Tagger.pipe` over 100k and 1M words, one long line
-through `tagger tag`, and many short texts against the same words as one text.
+"""Memory and time on long inputs, as JSON: the bar of issue 28, in the default precision and in float32.
 
-Each size runs in a fresh process that loads the model, notes its peak resident memory, streams
-texts through `Tagger.pipe` (counting the tagged words, keeping nothing) and notes the peak again.
-The texts are UD English-EWT test paragraphs, over and over; in every tenth sentence one word is
-made new (`word` -> `word<n>`), so the form cache and the lemma memory meet ever more unseen
-forms, as a large real corpus makes them do. Memory is flat when the 1M-word run peaks no higher
-than the 100k-word one.
+- `pipe`: UD English-EWT train sentences, cycled, in documents of 20 sentences (joined by a space),
+  through `Tagger.pipe` until 100k and until 1M words. Each run is a fresh process that loads the
+  model, notes its peak resident memory, tags (counting words, keeping nothing) and notes the peak
+  again. Memory is bounded when the 1M-word run peaks no higher than the 100k-word one (the bar:
+  at most 1.1x, and 600 MB). `--new-word-every N` makes one word of every Nth sentence new
+  (`word` -> `word<n>`), so the form cache and the lemma memory meet ever more unseen forms.
+- `long_line`: one line of en_ewt train sentences joined by spaces, repeated to 100k and 10M
+  characters, through `tagger tag` as a whole process: its peak memory, and its time per character
+  net of the command's fixed cost (the same command on one short line), which should be the same at
+  both sizes (the bar: the 10M line at most 800 MB and within 1.5x the 100k line's time per character).
+- `cpu`: what the figures ran on: lscpu's model name, whether the CPU has avx512_bf16 and AMX,
+  torch's version, and any oneDNN or ideep cache setting found in the environment (none should be:
+  the bound must hold without one). Each pipe run names the precision it ran in ("auto"'s choice).
 
-One long line: `"word " * N` with no punctuation (a text dump, OCR output) through `Tagger.tag`
-for each N of `--line-words` (a process each, timed after a warm-up): seconds, peak resident
-memory and microseconds per word (linear time means the same figure at every N); and the largest
-through `tagger tag` as a whole process. Many texts: the en_ewt train sentences
-(12,544) through `Tagger.pipe` as separate texts and joined as one text; the ratio of the times.
-
-    python scripts/bench_memory.py [--model en_ewt] [--words 100000 1000000] [--line-words 1000 10000 100000 200000]
-                                   [--threads 2] [--precision auto] [--skip pipe line texts]
+    python scripts/bench_memory.py [--model en_ewt] [--words 100000 1000000] [--line-chars 100000 10000000]
+                                   [--precisions auto float32] [--threads 2] [--new-word-every 0] [--skip pipe line]
 """
 
 from __future__ import annotations
@@ -27,93 +27,114 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-UD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ud" / "en_ewt"
-TEST, TRAIN = UD / "test.conllu", UD / "train.conllu"
+TRAIN = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ud" / "en_ewt" / "train.conllu"
+SENTENCES_PER_DOCUMENT = 20
 
 
-def texts(limit: int) -> Iterator[str]:
-    """Paragraph texts until about `limit` whitespace-separated words, every tenth sentence with a new word."""
+def train_sentences() -> list[str]:
     from tagger.data.conllu_io import read_conllu
 
     prefix = "# text = "
-    sentences = [c[len(prefix):] for s in read_conllu(TEST) for c in s.comments if c.startswith(prefix)]
+    return [c[len(prefix):] for s in read_conllu(TRAIN) for c in s.comments if c.startswith(prefix)]
+
+
+def documents(limit: int, new_word_every: int) -> Iterator[str]:
+    """Documents of SENTENCES_PER_DOCUMENT train sentences until about `limit` whitespace-separated words."""
     words = 0
-    for n, text in enumerate(itertools.cycle(sentences)):
+    sentences = itertools.cycle(train_sentences())
+    for n in itertools.count():
         if words >= limit:
             return
-        if n % 10 == 0:
-            first, _, rest = text.partition(" ")
-            text = f"{first}{n} {rest}"
-        words += len(text.split())
-        yield text
+        document = []
+        for i, text in enumerate(itertools.islice(sentences, SENTENCES_PER_DOCUMENT), start=n * SENTENCES_PER_DOCUMENT):
+            if new_word_every and i % new_word_every == 0:
+                first, _, rest = text.partition(" ")
+                text = f"{first}{i} {rest}"
+            document.append(text)
+        words += sum(len(text.split()) for text in document)
+        yield " ".join(document)
 
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(model: str, limit: int, threads: int, precision: str) -> dict:
+def pipe_child(model: str, limit: int, threads: int, precision: str, new_word_every: int) -> dict:
     from tagger import Tagger
 
     tagger = Tagger.load(model, threads=threads, precision=precision)
     loaded = peak_mb()
     started = time.perf_counter()
-    tagged = sum(len(sentence.sentence) for document in tagger.pipe(texts(limit)) for sentence in document)
-    return {"words": limit, "syntactic_words": tagged, "seconds": round(time.perf_counter() - started, 1),
-            "peak_mb_after_load": round(loaded), "peak_mb": round(peak_mb()),
-            "cached_forms": len(tagger.cache.vectors)}
+    tagged = sum(len(sentence.sentence) for document in tagger.pipe(documents(limit, new_word_every)) for sentence in document)
+    return {"precision": tagger.precision.name, "words": limit, "syntactic_words": tagged, "seconds": round(time.perf_counter() - started, 1),
+            "peak_mb_after_load": round(loaded), "peak_mb": round(peak_mb()), "cached_forms": len(tagger.cache.vectors)}
 
 
-def long_line(model: str, words: int, threads: int, precision: str) -> dict:
-    """`Tagger.tag` of one line of `words` words, timed after loading and a warm-up; this process's peak memory."""
-    from tagger import Tagger
-
-    tagger = Tagger.load(model, threads=threads, precision=precision)
-    tagger.tag("word " * 300)
-    started = time.perf_counter()
-    tagged = sum(map(len, tagger.tag("word " * words)))
-    seconds = time.perf_counter() - started
-    return {"words": words, "tagged": tagged, "seconds": round(seconds, 2),
-            "us_per_word": round(seconds / words * 1e6, 1), "peak_mb": round(peak_mb())}
+def long_line_text(chars: int) -> str:
+    """en_ewt train sentences joined by spaces, repeated, cut to `chars` characters at a space."""
+    one = " ".join(train_sentences())
+    text = (one + " ") * (chars // (len(one) + 1) + 1)
+    return text[: text.rindex(" ", 0, chars + 1)]
 
 
-def long_line_command(model: str, words: int, threads: int, precision: str) -> dict:
-    """`tagger tag` of one line of `words` words as a whole process: its time and peak memory."""
+def tag_command(model: str, path: str, threads: int, precision: str) -> tuple[float, float]:
+    """Seconds and peak resident MB of `tagger tag FILE` as a whole process (its own rusage, by wait4)."""
     command = [sys.executable, "-m", "tagger.cli", "tag", "--model", model, "--threads", str(threads),
-               "--precision", precision, "-f", "tsv"]
+               "--precision", precision, "-f", "tsv", path]
     started = time.perf_counter()
-    subprocess.run(command, input=("word " * words + "\n").encode(), check=True, stdout=subprocess.DEVNULL)
-    return {"words": words, "seconds": round(time.perf_counter() - started, 1),
-            "peak_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed with {process.returncode}")
+    return seconds, usage.ru_maxrss / 1024
 
 
-def texts_against_one(model: str, threads: int, precision: str) -> dict:
-    """The train sentences as separate texts and as one text (a blank line between), each timed once after a warm-up."""
-    from tagger import Tagger
-    from tagger.data.conllu_io import read_conllu
-
-    prefix = "# text = "
-    sentences = [c[len(prefix):] for s in read_conllu(TRAIN) for c in s.comments if c.startswith(prefix)]
-    tagger = Tagger.load(model, threads=threads, precision=precision)
-    list(tagger.pipe(sentences[:500]))
-    started = time.perf_counter()
-    separate = sum(len(document) for document in tagger.pipe(sentences))
-    separate_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    joined = len(tagger.tag("\n\n".join(sentences)))
-    joined_seconds = time.perf_counter() - started
-    return {"texts": len(sentences), "sentences_separate": separate, "sentences_joined": joined,
-            "separate_seconds": round(separate_seconds, 1), "joined_seconds": round(joined_seconds, 1),
-            "ratio": round(separate_seconds / joined_seconds, 2)}
+def long_lines(model: str, sizes: list[int], threads: int, precision: str) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        fixed_path = Path(folder, "short.txt")
+        fixed_path.write_text("One short line .\n", encoding="utf-8")
+        fixed, _ = tag_command(model, str(fixed_path), threads, precision)
+        runs = []
+        for chars in sizes:
+            path = Path(folder, f"line{chars}.txt")
+            path.write_text(long_line_text(chars) + "\n", encoding="utf-8")
+            seconds, peak = tag_command(model, str(path), threads, precision)
+            path.unlink()
+            runs.append({"chars": chars, "seconds": round(seconds, 1), "peak_mb": round(peak),
+                         "us_per_char_net": round((seconds - fixed) / chars * 1e6, 2)})
+    return {"fixed_seconds": round(fixed, 1), "runs": runs,
+            "us_per_char_ratio": round(runs[-1]["us_per_char_net"] / runs[0]["us_per_char_net"], 2)}
 
 
-def _in_child(args: argparse.Namespace, what: str, size: int) -> dict:
+def cpu_report() -> dict:
+    """lscpu's model name, the flags that decide "auto", torch's version and any kernel cache setting in the
+    environment; tagger is not imported here (importing it sets its caps in this process's environment)."""
+    import torch
+
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model_name = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), None)
+    flags = set()
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    return {"model_name": model_name, "avx512_bf16": "avx512_bf16" in flags,
+            "amx": sorted(flag for flag in flags if flag.startswith("amx")), "torch": torch.__version__,
+            "kernel_cache_environment": {name: value for name, value in os.environ.items()
+                                         if name.startswith(("ONEDNN_", "DNNL_", "LRU_CACHE_CAPACITY"))}}
+
+
+def _in_child(args: argparse.Namespace, precision: str, limit: int) -> dict:
     command = [sys.executable, __file__, "--model", args.model, "--threads", str(args.threads),
-               "--precision", args.precision, "--child", what, str(size)]
+               "--new-word-every", str(args.new_word_every), "--child", precision, str(limit)]
     return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
 
 
@@ -121,35 +142,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="en_ewt")
     parser.add_argument("--words", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--line-words", type=int, nargs="+", default=[1_000, 10_000, 100_000, 200_000])
+    parser.add_argument("--line-chars", type=int, nargs="+", default=[100_000, 10_000_000])
+    parser.add_argument("--precisions", nargs="+", default=["auto", "float32"], choices=["auto", "float32", "bfloat16", "int8"])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "int8"])
-    parser.add_argument("--skip", nargs="*", default=[], choices=["pipe", "line", "texts"])
+    parser.add_argument("--new-word-every", type=int, default=0)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["pipe", "line"])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        what, size = args.child[0], int(args.child[1])
-        if what == "pipe":
-            print(json.dumps(child(args.model, size, args.threads, args.precision)))
-        elif what == "line":
-            print(json.dumps(long_line(args.model, size, args.threads, args.precision)))
-        else:
-            print(json.dumps(texts_against_one(args.model, args.threads, args.precision)))
+        precision, limit = args.child[0], int(args.child[1])
+        print(json.dumps(pipe_child(args.model, limit, args.threads, precision, args.new_word_every)))
         return
-    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")  # for every child, as the `tagger` CLI sets it
-    report: dict = {"model": args.model, "precision": args.precision, "threads": args.threads,
-                    "onednn_primitive_cache": os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"]}
-    if "pipe" not in args.skip:
-        runs = [_in_child(args, "pipe", limit) for limit in args.words]
-        smallest, largest = runs[0], runs[-1]
-        report["pipe"] = {"runs": runs, "peak_growth_mb": largest["peak_mb"] - smallest["peak_mb"],
-                          "peak_ratio": round(largest["peak_mb"] / smallest["peak_mb"], 2)}
-    if "line" not in args.skip:
-        lines = [_in_child(args, "line", words) for words in args.line_words]
-        report["long_line"] = {"runs": lines, "us_per_word_ratio": round(lines[-1]["us_per_word"] / lines[0]["us_per_word"], 2),
-                               "command": long_line_command(args.model, max(args.line_words), args.threads, args.precision)}
-    if "texts" not in args.skip:
-        report["texts_against_one"] = _in_child(args, "texts", 0)
+    report: dict = {"model": args.model, "threads": args.threads, "cpu": cpu_report()}
+    for precision in args.precisions:
+        result: dict = {}
+        if "pipe" not in args.skip:
+            runs = [_in_child(args, precision, limit) for limit in args.words]
+            result["pipe"] = {"new_word_every": args.new_word_every, "runs": runs,
+                              "peak_ratio": round(runs[-1]["peak_mb"] / runs[0]["peak_mb"], 2)}
+        if "line" not in args.skip:
+            result["long_line"] = long_lines(args.model, args.line_chars, args.threads, precision)
+        report[precision] = result
+        print(json.dumps({precision: result}), file=sys.stderr)  # progress: a full run takes a while
     print(json.dumps(report, indent=2))
 
 
