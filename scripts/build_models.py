@@ -153,12 +153,15 @@ def train(corpus: Corpus, run_dir: Path, args: argparse.Namespace, state: dict, 
     return commands
 
 
+SCORING_PRECISION = "float32"  # the cards' figures: the same on every CPU and GPU, unlike bfloat16's
+
+
 def scores(model: Path, provenance: dict) -> dict[str, dict[str, dict[str, float]]]:
-    """Dev and test scores of the model file, gold tokens and (CoNLL-U with a segmenter) raw text."""
+    """Dev and test scores of the model file in SCORING_PRECISION, gold tokens and (CoNLL-U with a segmenter) raw text."""
     from tagger.evaluation.evaluate import evaluate_file, evaluate_raw
     from tagger.inference.tagger import Tagger
 
-    tagger = Tagger.load(model, precision="float32", threads=None)
+    tagger = Tagger.load(model, precision=SCORING_PRECISION, threads=None)
     data = provenance["config"]["data"]
     found: dict[str, dict[str, dict[str, float]]] = {}
     for split in ("dev", "test"):
@@ -185,7 +188,7 @@ def write_card(corpus: Corpus, source: Path, models: Path, state: dict) -> Path:
     save_model(model, bundle.network, bundle.vocabs, provenance, weights_dtype=torch.float16, segmenter=bundle.segmenter,
                form_table=False)
     card = {"name": corpus.name, "language": provenance.get("language"), "columns": bundle.vocabs.learned_columns,
-            "segmenter": bundle.segmenter is not None, "scores": scores(model, provenance),
+            "segmenter": bundle.segmenter is not None, "scores": scores(model, provenance), "precision": SCORING_PRECISION,
             "command": "\n".join(state["commands"]), "training_minutes": round(state.get("train_minutes", 0.0), 1),
             "best_epoch": provenance.get("best_checkpoint_epoch"),
             "data": {**data_provenance(corpus.directory), "directory": relative(corpus.directory)},

@@ -85,8 +85,9 @@ def render_card(card: dict) -> str:
              f"tagger tag --model {name} \"Some text.\"\n```",
              f"```python\nfrom tagger import Tagger\n\ndoc = Tagger.load(\"{name}\").tag(\"Some text.\")\n```"]
     scores = card.get("scores", {})
-    for kind, title in (("gold", "Gold tokens (`tagger eval MODEL FILE`)"),
-                        ("raw", "Raw text, end to end, CoNLL 2018 F1 (`tagger eval MODEL FILE --raw`)")):
+    precision = f", {card['precision']}" if card.get("precision") else ""  # tagging `--precision` gives these figures
+    for kind, title in (("gold", f"Gold tokens (`tagger eval MODEL FILE`{precision})"),
+                        ("raw", f"Raw text, end to end, CoNLL 2018 F1 (`tagger eval MODEL FILE --raw`{precision})")):
         table = {split: values[kind] for split, values in scores.items() if values.get(kind)}
         if table:
             parts += [f"## Scores: {title}", score_table(table)]
