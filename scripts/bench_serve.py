@@ -3,9 +3,10 @@
 Starts `tagger serve` on a free loopback port (the server inherits this process's CPU affinity: run it
 under `taskset` to pin both), then N client threads send UD English-EWT dev as raw text in documents of
 10 sentences (each sentence's `# text`, joined by spaces), one document a request, `--requests` in all,
-round-robin over the documents. Reports requests/s and words/s beside `Tagger.pipe` in this process on
-the same documents (`--threads` torch threads in both, run while the server is idle: the median of
-three passes after a warm-up), latency percentiles, errors, the server's RSS after 500 and after all
+round-robin over the documents. The server runs with its defaults (its tagging threads and their torch
+threads: `--serve-option=--workers=1` and the like to change them). Reports requests/s and words/s
+beside `Tagger.pipe` in this process on the same documents (`--threads` torch threads, run while the
+server is idle: the median of three passes after a warm-up), latency percentiles, errors, the server's RSS after 500 and after all
 requests, and how often the server's UPOS equals `tagger tag -f json` on the same documents (the same
 precision; every answer is compared, not one per document). Then a set of bad requests and what the
 server answered each, with whether `/health` still answered after it.
@@ -50,15 +51,16 @@ def documents(path: Path, sentences_per_document: int) -> list[str]:
     return [" ".join(texts[i : i + sentences_per_document]) for i in range(0, len(texts), sentences_per_document)]
 
 
-def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "tagger.cli", "serve", "--port", "0", "--model", args.model, "--threads",
-               str(args.threads), "--precision", args.precision, *args.serve_option]
+def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, str, str]:
+    """The server, its URL, and what it said it runs (models, tagging threads, torch threads)."""
+    command = [sys.executable, "-m", "tagger.cli", "serve", "--port", "0", "--model", args.model,
+               "--precision", args.precision, *args.serve_option]
     server = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     for line in server.stderr:
         if match := re.search(r"listening on (http://\S+)", line):
             threading.Thread(target=lambda: [print(line, end="", file=sys.stderr) for line in server.stderr
                                              if "Traceback" in line or "ERROR" in line], daemon=True).start()
-            return server, match.group(1)
+            return server, match.group(1), line.split(" with ", 1)[-1].split(" (")[0]
     raise SystemExit(f"the server did not start (exit status {server.wait()})")
 
 
@@ -216,7 +218,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--sentences", type=int, default=10, help="sentences a document (a request)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads, in the server and for the in-process pipe")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of the in-process pipe (the server's: its own defaults)")
     parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "int8"])
     parser.add_argument("--serve-option", action="append", default=[], metavar="ARG",
                         help="an argument for tagger serve, e.g. --serve-option=--batch-wait-ms=10 (repeat for more)")
@@ -226,7 +228,7 @@ def main() -> None:
     texts = documents(args.file, args.sentences)
     pipe_rate, pipe_cpu = pipe_words_per_second(args, texts)
     reference = reference_upos(args, texts)
-    server, url = start_server(args)
+    server, url, running = start_server(args)
     try:
         run = load(url, texts, args, server.pid)
         health = httpx.get(url + "/health", timeout=60).json()
@@ -240,7 +242,7 @@ def main() -> None:
     print(json.dumps({
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "affinity": sorted(os.sched_getaffinity(0))},
-        "model": args.model, "precision": args.precision, "serve_options": args.serve_option, "threads": args.threads, "clients": args.clients,
+        "model": args.model, "precision": args.precision, "serve_options": args.serve_option, "server": running, "pipe_threads": args.threads, "clients": args.clients,
         "requests": args.requests, "documents": len(texts), "sentences_per_document": args.sentences,
         "words_per_request": round(answered_words / max(len(run["answers"]), 1), 1),
         "requests_per_s": round(args.requests / run["elapsed"], 1),

@@ -327,6 +327,31 @@ def test_jobs_waiting_together_are_predicted_together_and_one_bad_job_fails_alon
     assert calls == [sum(len(tagger.tag(text)) for text in TEXTS), 1]
 
 
+def test_tagging_threads_run_batches_at_once_and_stop_after_every_job(tagger, monkeypatch):
+    from tagger.serving.batcher import Batcher, Job
+
+    both_inside = threading.Barrier(2, timeout=30)  # passed only while two batches are being tagged at once
+    calls = iter(range(1_000))
+    original = tagger.tag_stream
+
+    def meeting(sentences, *args, **options):
+        if next(calls) < 2:  # the first two batches wait for each other: one thread alone would time out
+            both_inside.wait()
+        return original(sentences, *args, **options)
+
+    monkeypatch.setattr(tagger, "tag_stream", meeting)
+    render = lambda documents: [[(t.form, t.upos) for s in d for t in s] for d in documents]  # noqa: E731
+    batcher = Batcher({"en_ewt": tagger}, wait=0, workers=2)
+    batcher.start()
+    first = batcher.submit(Job("en_ewt", [TEXTS[0]], render))
+    time.sleep(0.5)  # the first thread is inside its batch, waiting at the barrier; the second takes the next job
+    second = batcher.submit(Job("en_ewt", [TEXTS[1]], render))
+    rest = [batcher.submit(Job("en_ewt", [text], render)) for text in TEXTS[2:]]
+    batcher.stop()  # returns once every job submitted before it is answered
+    assert [future.result(timeout=0) for future in [first, second, *rest]] == [render([tagger.tag(t)]) for t in TEXTS]
+    assert not both_inside.broken
+
+
 def test_an_error_inside_the_server_is_a_json_500_and_the_next_request_is_served(tagger, monkeypatch):
     import uvicorn
 

@@ -9,6 +9,7 @@ answers the requests in flight, tags what is queued, and exits (status 0 for SIG
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -44,7 +45,12 @@ def add_serve_command(commands: argparse._SubParsersAction, device_help: str) ->
     serve.add_argument("--batch-tokens", type=int, metavar="N",
                        help="the network's budget of (padded) words a batch (default: 1536 on a CPU, where a few "
                             "requests' sentences ran 5-19 %% faster than with tagger tag's 4096; the tagger's default on a GPU)")
-    serve.add_argument("--threads", type=int, help="torch CPU threads (default: every core)")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="tagging threads, each running its own batches with one shared copy of the models "
+                            "(default: one a core on a CPU, 1 on a GPU)")
+    serve.add_argument("--threads", type=int, metavar="N",
+                       help="torch CPU threads each tagging thread uses (default: the cores shared among the workers, "
+                            "so 1 with the default workers)")
     serve.add_argument("--device", default="auto", help=device_help)
     serve.add_argument("--precision", choices=["auto", "float32", "bfloat16", "int8"], default="auto",
                        help="arithmetic of the network, as in tagger tag (default: auto)")
@@ -65,7 +71,7 @@ def serve_command(args: argparse.Namespace) -> int:
     limits = Limits(args.max_body_bytes, args.max_text_chars, args.max_in_flight)
     for option, value in [("--max-body-bytes", limits.max_body_bytes), ("--max-text-chars", limits.max_text_chars),
                           ("--max-in-flight", limits.max_in_flight), ("--batch-texts", args.batch_texts),
-                          ("--batch-tokens", args.batch_tokens)]:
+                          ("--batch-tokens", args.batch_tokens), ("--workers", args.workers), ("--threads", args.threads)]:
         if value is not None and value < 1:
             raise TaggerError(f"{option} {value}: give 1 or more")
     if args.batch_wait_ms < 0:
@@ -78,15 +84,19 @@ def serve_command(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_quietly)  # until uvicorn's own handler, and after it
     device = resolve_device(args.device, option="--device ")
     batch_tokens = args.batch_tokens if args.batch_tokens is not None else CPU_BATCH_TOKENS if device.type == "cpu" else None
-    taggers = {name: Tagger.load(argument, precision=args.precision, device=device, threads=args.threads,
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = args.workers or (cores if device.type == "cpu" else 1)
+    threads = args.threads or max(1, cores // workers)
+    taggers = {name: Tagger.load(argument, precision=args.precision, device=device, threads=threads,
                                  batch_tokens=batch_tokens) for name, argument in zip(served, names)}
     for tagger in taggers.values():
         tagger.tag("Warm up the tokenizer and the network.")  # the first request is not the one that waits
     models = ServedModels(taggers)
-    app = create_app(models, Batcher(taggers, args.batch_wait_ms / 1000, args.batch_texts), limits)
+    app = create_app(models, Batcher(taggers, args.batch_wait_ms / 1000, args.batch_texts, workers), limits)
     host, port = listener.getsockname()[:2]
     url_host = f"[{host}]" if ":" in host else host
-    print(f"tagger serve: listening on http://{url_host}:{port} with {', '.join(taggers)} (SIGTERM or Ctrl-C stops it)",
+    print(f"tagger serve: listening on http://{url_host}:{port} with {', '.join(taggers)}, {workers} tagging "
+          f"thread{'s' * (workers > 1)} of {threads} torch thread{'s' * (threads > 1)} (SIGTERM or Ctrl-C stops it)",
           file=sys.stderr, flush=True)
     config = uvicorn.Config(app, log_config=None, access_log=args.access_log, timeout_graceful_shutdown=None,
                             lifespan="on")
