@@ -22,6 +22,7 @@ from tagger.errors import TaggerError
 from tagger.inference.documents import TaggedDocument, TaggedSentence
 from tagger.inference.readers import INPUT_FORMATS, looks_like_conllu, read_input, read_raw_texts, read_tokenized
 from tagger.inference.languages import check_language
+from tagger.memory import release_freed_memory
 from tagger.model.model_file import ModelBundle, load_model
 from tagger.model.network import TaggerNetwork
 from tagger.prediction.form_cache import FormEmbeddingCache
@@ -178,6 +179,7 @@ class Tagger:
         for group in _groups(texts, batch_size, batch_chars):
             documents = self._read_group(group, input_format, start)
             self._predict([sentence for document in documents for sentence in document], probabilities, top_k)
+            release_freed_memory()  # the group's batches are freed: their pages go back (tagger/memory.py)
             for text, document in zip(group, documents):
                 yield TaggedDocument(document, self._raw_text(text, input_format))
             start += len(group)
@@ -230,7 +232,9 @@ class Tagger:
         """Tag sentences from `tagger.inference.documents.read_input` in chunks: memory stays flat."""
         iterator = iter(sentences)
         while chunk := list(itertools.islice(iterator, chunk_sentences)):
-            yield from self._predict(chunk, probabilities, top_k)
+            self._predict(chunk, probabilities, top_k)
+            release_freed_memory()
+            yield from chunk
 
     def _predict(self, sentences: list[TaggedSentence], probabilities: bool, top_k: int) -> list[TaggedSentence]:
         """Tag `sentences` in place; they then read the model's columns."""
