@@ -29,7 +29,7 @@ def _imports(package: str) -> set[str]:
     return found - {package}
 
 
-# Each package and the packages it may import (shared leaves: errors, atomic_file, device).
+# Each package and the packages it may import (shared leaves: errors, atomic_file, device, memory).
 LAYERS = {
     "data": set(),
     "model": {"data"},
@@ -41,7 +41,7 @@ LAYERS = {
     "packaging": {"data", "model", "inference", "evaluation"},
     "serving": {"inference"},
 }
-LEAVES = {"errors", "atomic_file", "device"}
+LEAVES = {"errors", "atomic_file", "device", "memory"}
 
 
 def _reachable(package: str) -> set[str]:
