@@ -160,3 +160,9 @@ def test_configs_saved_by_earlier_versions_get_the_values_they_were_built_with()
     assert migrated.model.max_word_chars == 32 and migrated.data.scheme == "auto" and migrated.data.fields is None
     assert migrated.data.format == "uner"  # what the run saved wins
     assert migrated.segmenter.learn is False and migrated.segmenter.network.layers == 1  # rules, as the run had
+
+    # a run saved with a segmenter section from before text-end windows: learned without them
+    saved = OmegaConf.create({"segmenter": {"learn": "auto", "training": {"steps": 10}}})
+    today = OmegaConf.create({"segmenter": {"learn": "auto", "training": {"steps": 8000, "text_ends": 0.25}}})
+    migrated = _with_legacy_keys(saved, today)
+    assert migrated.segmenter.training.text_ends == 0.0 and migrated.segmenter.training.steps == 10

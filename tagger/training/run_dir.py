@@ -30,6 +30,7 @@ LEGACY_KEYS = {
     "data.scheme": "auto",
     "data.language": None,
     "schedule.max_warmup_fraction": 1.0,  # no cap on the warm-up
+    "segmenter.training.text_ends": 0.0,  # no windows cut at a text's edges
 }
 # Sections added since, taken from today's defaults; `learn: false` keeps such a run on the rules it had.
 LEGACY_SECTIONS = {"segmenter": {"learn": False}}
@@ -65,12 +66,12 @@ def prepare_run(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
 
 def _with_legacy_keys(cfg: DictConfig, defaults: DictConfig) -> DictConfig:
     """A config saved by an earlier version, completed with what that version built its runs with."""
+    for section, fixed in LEGACY_SECTIONS.items():  # first: a key below would start a section of one key
+        if section not in cfg and section in defaults:
+            OmegaConf.update(cfg, section, OmegaConf.merge(defaults[section], fixed), force_add=True)
     for key, value in LEGACY_KEYS.items():
         if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
             OmegaConf.update(cfg, key, value, force_add=True)
-    for section, fixed in LEGACY_SECTIONS.items():
-        if section not in cfg and section in defaults:
-            OmegaConf.update(cfg, section, OmegaConf.merge(defaults[section], fixed), force_add=True)
     return cfg
 
 
