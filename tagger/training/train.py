@@ -27,6 +27,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ProgressBar
 
 from tagger.data.conllu_io import Sentence
 from tagger.data.raw_text import has_raw_text, raw_text
@@ -89,6 +90,8 @@ def build_objects(config: TrainConfig, cfg: DictConfig) -> TrainingObjects:
         )
         check_monitor(config.monitor, module.dev_metrics())
         callbacks = [hydra.utils.instantiate(callback) for callback in cfg.callbacks.values()]
+        if not config.trainer.enable_progress_bar:  # Lightning refuses a progress bar callback with the bar off
+            callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
         trainer = pl.Trainer(**config.trainer.model_dump(), callbacks=callbacks, logger=hydra.utils.instantiate(cfg.logger),
                              default_root_dir=config.run_dir, plugins=[AtomicCheckpointIO()])
     if word_vectors is not None:
