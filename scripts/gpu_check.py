@@ -97,7 +97,7 @@ def train_phase(args: argparse.Namespace, files: dict[str, Path], run_dir: Path,
         sys.executable, "-m", "tagger.cli", "train", "data=en_ewt",
         *(f"data.{split}={path.resolve()}" for split, path in files.items()),
         "trainer=gpu" if args.device == "cuda" else "trainer=default",
-        f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false", "~callbacks.progress_bar",
+        f"hydra.run.dir={run_dir}", "trainer.enable_progress_bar=false",
         *([f"threads={args.threads}"] if args.threads else []), *args.train_overrides,
     ]
     started = time.monotonic()
