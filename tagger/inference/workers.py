@@ -31,9 +31,14 @@ CHUNK_SENTENCES = 500  # per task: large enough that the hand-over costs little 
 _tagger = None  # the model of this worker process, loaded once by `_load`
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as `taskset` sets it, where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def default_threads(workers: int) -> int:
-    """Torch threads per worker: the cores shared out, at least one."""
-    return max(1, (os.cpu_count() or 1) // workers)
+    """Torch threads per worker: the usable cores shared out, at least one."""
+    return max(1, usable_cores() // workers)
 
 
 def worker_devices(asked: str, device: torch.device, workers: int) -> list[str] | None:

@@ -9,7 +9,6 @@ answers the requests in flight, tags what is queued, and exits (status 0 for SIG
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import socket
 import sys
@@ -64,6 +63,7 @@ def serve_command(args: argparse.Namespace) -> int:
         raise TaggerError('tagger serve needs the serve extra: pip install "tagger[serve]"') from None
     from tagger.device import resolve_device
     from tagger.inference.tagger import Tagger
+    from tagger.inference.workers import default_threads, usable_cores
     from tagger.serving.app import create_app
     from tagger.serving.batcher import Batcher
     from tagger.serving.models import ServedModels, model_name
@@ -84,9 +84,8 @@ def serve_command(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_quietly)  # until uvicorn's own handler, and after it
     device = resolve_device(args.device, option="--device ")
     batch_tokens = args.batch_tokens if args.batch_tokens is not None else CPU_BATCH_TOKENS if device.type == "cpu" else None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    workers = args.workers or (cores if device.type == "cpu" else 1)
-    threads = args.threads or max(1, cores // workers)
+    workers = args.workers or (usable_cores() if device.type == "cpu" else 1)
+    threads = args.threads or default_threads(workers)
     taggers = {name: Tagger.load(argument, precision=args.precision, device=device, threads=threads,
                                  batch_tokens=batch_tokens) for name, argument in zip(served, names)}
     for tagger in taggers.values():
