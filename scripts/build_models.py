@@ -21,7 +21,9 @@ table is rewritten without it and scored again, from the built file (nothing is 
 After each model (and with `--publish-only`, for every built one, from the build's state alone) the
 wheel and its card are copied into the repository's `models/` (replacing other versions of that
 model) and `models/index.json` is rewritten from the cards in the wheels' model files: what
-`tagger download` and `tagger models --available` read. The build's working files stay in OUTPUT.
+`tagger download` and `tagger models --available` read. A model the package ships (en_ewt, the offline
+fallback in `tagger/shipped_models/`) is replaced there by the same file, its card and its data's licence,
+so the shipped model is built, scored and described like every other. The build's working files stay in OUTPUT.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ log = logging.getLogger("build_models")
 # Words / Sentences F1; for NER, the UNER paper's in-language XLM-R-large span F1 (Mayhew et al., 2024).
 PUBLISHED = {"en_ewt": ("97.87", "99.01 / 87.55"), "et_ewt": ("95.28", "98.63 / 78.03"), "tr_atis": ("99.07", "99.90 / 79.28"),
              "ko_gsd": ("94.01", "99.87 / 93.93"), "tr_imst": ("95.88", "97.31 / 97.38"), "fr_sequoia": ("99.09", "99.12 / 88.77"),
-             "uner_pt_bosque": "90.4", "uner_hr_set": "93.6"}
+             "uner_pt_bosque": "90.4", "uner_hr_set": "93.6", "uner_da_ddt": "82.7", "uner_sk_snk": "85.5", "uner_sr_set": "94.7",
+             "uner_sv_talbanken": "88.3", "uner_zh_gsd": "89.5"}
 
 
 @dataclass
@@ -124,6 +127,9 @@ def relative_paths(value):
     return relative(value) if isinstance(value, str) and value.startswith("/") else value
 
 
+MINUTES_SAVED_EVERY = 60.0  # seconds
+
+
 def train(corpus: Corpus, run_dir: Path, args: argparse.Namespace, state: dict, state_file: Path) -> list[str]:
     """Train into run_dir (resuming a stopped run); the commands, with relative paths, that made the model.
 
@@ -144,12 +150,27 @@ def train(corpus: Corpus, run_dir: Path, args: argparse.Namespace, state: dict, 
     commands.append(shlex.join(command))
     _save(state_file, state)
     log.info("$ %s", commands[-1])
-    started = time.monotonic()
-    try:
-        subprocess.run([sys.executable, "-m", "tagger.cli", *command[1:]], cwd=REPO, check=True)
-    finally:  # a stopped (Ctrl-C) or failed run's minutes count too: the resumed run continues its work
-        state["train_minutes"] = state.get("train_minutes", 0.0) + (time.monotonic() - started) / 60
+    started, minutes = time.monotonic(), state.get("train_minutes", 0.0)
+
+    def record() -> None:  # a stopped, failed or killed run's minutes count too: the resumed run continues its work
+        state["train_minutes"] = minutes + (time.monotonic() - started) / 60
         _save(state_file, state)
+
+    process = subprocess.Popen([sys.executable, "-m", "tagger.cli", *command[1:]], cwd=REPO)
+    try:
+        while True:  # the minutes are saved as it runs: a killed build (no Ctrl-C, no finally) loses at most one
+            try:
+                returncode = process.wait(timeout=MINUTES_SAVED_EVERY)
+                break
+            except subprocess.TimeoutExpired:
+                record()
+    except BaseException:  # Ctrl-C reaches the training too (one process group): let it save its checkpoint
+        process.wait()
+        raise
+    finally:
+        record()
+    if returncode:
+        raise subprocess.CalledProcessError(returncode, command)
     return commands
 
 
@@ -234,10 +255,11 @@ def build(corpus: Corpus, args: argparse.Namespace) -> str:
     return "built"
 
 
-def publish(names: list[str], output_dir: Path, published: Path) -> dict[str, dict[str, int]]:
+def publish(names: list[str], output_dir: Path, published: Path, shipped: Path | None = None) -> dict[str, dict[str, int]]:
     """Copy each built model's wheel and card into `published` (replacing other versions of that model's wheel)
-    and rewrite its index.json from the cards in all its wheels; trains and scores nothing. The size in
-    bytes of each file copied, by model."""
+    and rewrite its index.json from the cards in all its wheels; a model the package ships (its file is in
+    `shipped`) is replaced there too, by the built file, its card and its data's licence. Trains and scores
+    nothing. The size in bytes of each file copied, by model."""
     import shutil
 
     from tagger.model.model_file import stores_form_table
@@ -263,6 +285,8 @@ def publish(names: list[str], output_dir: Path, published: Path) -> dict[str, di
         for source in (wheel, card) if card.is_file() else (wheel,):
             shutil.copyfile(source, published / source.name)
             sizes[name][source.name] = source.stat().st_size
+        if shipped is not None and (shipped / f"{name}.safetensors").is_file():
+            sizes[name].update(ship(name, output_dir, shipped))
         log.info("%s published: %s", name, ", ".join(f"{file} {size:,} bytes" for file, size in sizes[name].items()))
     if published.is_dir():
         recipes = published_recipes(published)
@@ -275,6 +299,22 @@ def publish(names: list[str], output_dir: Path, published: Path) -> dict[str, di
                 entry["recipe"] = recipes[entry["name"]]
         (published / "index.json").write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
     return sizes
+
+
+def ship(name: str, output_dir: Path, shipped: Path) -> dict[str, int]:
+    """Replace the model the package ships (the offline fallback) by the built one: the same file as in its
+    wheel, its card, and the licence of its data (`shipped/NAME.LICENSE.txt`). The size in bytes of each file."""
+    import shutil
+
+    from tagger.inference.packages import header_metadata
+
+    model = output_dir / "models" / f"{name}.safetensors"
+    data = json.loads(header_metadata(model)["provenance"])["card"]["data"]["directory"]
+    copies = {model: shipped / model.name, model.with_suffix(".md"): shipped / f"{name}.md",
+              REPO / data / "LICENSE.txt": shipped / f"{name}.LICENSE.txt"}
+    for source, target in copies.items():
+        shutil.copyfile(source, target)
+    return {f"{relative(target)}": target.stat().st_size for target in copies.values()}
 
 
 def published_recipes(published: Path) -> dict[str, str]:
@@ -343,6 +383,8 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the README's models table from the built cards, build nothing")
     parser.add_argument("--publish-dir", type=Path, default=REPO / "models",
                         help="the published folder: wheels, cards and index.json (default: the repository's models/)")
+    parser.add_argument("--shipped-dir", type=Path, default=REPO / "tagger" / "shipped_models",
+                        help="the models the package ships: a built model of the same name replaces one there on publishing")
     parser.add_argument("--no-publish", dest="publish", action="store_false", help="build only; leave the published folder alone")
     parser.add_argument("--publish-only", action="store_true",
                         help="copy every built model (or --only these) into the published folder and rewrite its index; "
@@ -358,7 +400,7 @@ def main() -> None:
         unknown = sorted(set(args.only or []) - set(built))
         if unknown:
             sys.exit(f"build_models: error: --only {', '.join(unknown)}: not built in {args.output_dir} (built: {', '.join(built) or 'none'})")
-        print(json.dumps(publish(args.only or built, args.output_dir, args.publish_dir.resolve()), indent=2))
+        print(json.dumps(publish(args.only or built, args.output_dir, args.publish_dir.resolve(), args.shipped_dir.resolve()), indent=2))
         return
     done = {}
     for corpus in corpora(args.data_dir, args.only):
@@ -373,7 +415,7 @@ def main() -> None:
         took = "" if args.dry_run else f" ({(time.monotonic() - started) / 60:.1f} minutes)"  # a dry run takes none
         log.info("%s: %s%s", corpus.name, done[corpus.name], took)
         if args.publish and not args.dry_run:
-            publish([corpus.name], args.output_dir, args.publish_dir.resolve())
+            publish([corpus.name], args.output_dir, args.publish_dir.resolve(), args.shipped_dir.resolve())
     if not args.dry_run and (args.output_dir / "wheels").is_dir():
         write_simple_index(args.output_dir / "wheels", args.output_dir / "simple")
     print(json.dumps(done, indent=2))

@@ -7,6 +7,7 @@ own publish step."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import hashlib
@@ -18,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,10 +62,14 @@ def _built_model(build: Path, name: str) -> None:
     with safe_open(str(EN_EWT), framework="pt") as handle:
         metadata = dict(handle.metadata())
     tensors = load_file(str(EN_EWT))
-    del tensors[FORM_TABLE]
+    tensors.pop(FORM_TABLE, None)
+    data = build / "data" / name  # the corpus folder, with the licence a wheel (and a shipped model) carries
+    data.mkdir(parents=True)
+    (data / "LICENSE.txt").write_text(f"{licence}: the licence of {name}'s data\n")
     card = {"name": name, "language": language, "columns": ["upos", "xpos", "feats", "lemma"], "segmenter": True,
             "scores": {"test": {"gold": test, "raw": {"Tokens": 99.1, "Sentences": 80.5, "Words": 98.8}}},
-            "data": {"title": f"Demo {name}", "source": f"https://example.org/{name}", "release": "v1", "licence": licence}}
+            "data": {"title": f"Demo {name}", "source": f"https://example.org/{name}", "release": "v1", "licence": licence,
+                     "directory": os.path.relpath(data, REPO)}}
     provenance = {**json.loads(metadata["provenance"]), "data": name, "language": language, "card": card, "train": None,
                   "segmenter_dev": SEGMENTER_DEV}
     model = build / "models" / f"{name}.safetensors"
@@ -141,6 +147,51 @@ def test_publish_copies_wheels_and_cards_and_indexes_them_from_the_cards_in_the_
     assert _build_models_script().published_recipes(published) == {name: "r" for name in MODELS}
 
 
+def test_publishing_a_model_the_package_ships_replaces_its_file_card_and_licence_there(build, tmp_path):
+    shipped = tmp_path / "shipped_models"
+    shipped.mkdir()
+    (shipped / "demo_de_a.safetensors").write_bytes(b"the model shipped before")
+    (shipped / "demo_de_a.md").write_text("its card")
+    (shipped / "en_ewt.safetensors").write_bytes(b"another shipped model")
+    sizes = _build_models_script().publish(["demo_de_a", "demo_de_b"], build, tmp_path / "models", shipped)
+    assert sorted(path.name for path in shipped.iterdir()) == [
+        "demo_de_a.LICENSE.txt", "demo_de_a.md", "demo_de_a.safetensors", "en_ewt.safetensors"]  # demo_de_b is not shipped
+    assert (shipped / "demo_de_a.safetensors").read_bytes() == (build / "models" / "demo_de_a.safetensors").read_bytes()
+    assert (shipped / "demo_de_a.md").read_bytes() == (build / "models" / "demo_de_a.md").read_bytes()
+    assert (shipped / "demo_de_a.LICENSE.txt").read_text() == "CC BY-SA 4.0: the licence of demo_de_a's data\n"
+    assert (shipped / "en_ewt.safetensors").read_bytes() == b"another shipped model"
+    assert sizes["demo_de_a"][os.path.relpath(shipped / "demo_de_a.safetensors", REPO)] == (shipped / "demo_de_a.safetensors").stat().st_size
+    assert len(sizes["demo_de_b"]) == 2  # its wheel and card, published only
+
+
+def test_a_trainings_minutes_are_in_the_build_state_while_it_runs(tmp_path, monkeypatch):
+    """A build killed outright (the machine taken away: no Ctrl-C, no `finally`) keeps the minutes its training ran."""
+    build_models = _build_models_script()
+    state_file = tmp_path / "state" / "demo.json"
+    seen = []
+
+    class Training:  # stands for `tagger train`: three intervals pass, then it ends
+        def __init__(self, command, cwd):
+            self.command = command
+
+        def wait(self, timeout=None):
+            seen.append(json.loads(state_file.read_text()).get("train_minutes"))
+            if len(seen) <= 3:
+                time.sleep(timeout)
+                raise subprocess.TimeoutExpired(self.command, timeout)
+            return 0
+
+    monkeypatch.setattr(build_models, "MINUTES_SAVED_EVERY", 0.3)
+    monkeypatch.setattr(build_models.subprocess, "Popen", Training)
+    args = argparse.Namespace(threads=1, overrides=[], data_dir=tmp_path)
+    state = {"recipe": "r", "train_minutes": 1.0}  # an earlier, stopped command's minutes
+    build_models.train(build_models.Corpus("demo", tmp_path, ner=False), tmp_path / "run", args, state, state_file)
+    assert seen[0] == 1.0  # saved with the command, before it ran
+    seconds = [60 * (minutes - 1.0) for minutes in seen[1:]]  # the earlier minutes, and after each interval the run's
+    assert len(seconds) == 3 and all(0.3 * k <= ran < 0.3 * k + 0.3 for k, ran in enumerate(seconds, 1)), seconds
+    assert json.loads(state_file.read_text())["train_minutes"] > seen[-1]  # and once more when it ends
+
+
 def test_publish_only_needs_the_build_state_and_trains_nothing(build, tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "build_models.py"), "--publish-only", "--only", "demo_de_b",
                            "--output-dir", str(build), "--publish-dir", str(tmp_path / "models"), "--data-dir", str(tmp_path / "none")],
@@ -157,17 +208,18 @@ def test_a_published_file_leaves_the_stored_table_out_and_tags_the_same(tmp_path
     bundle = load_model(EN_EWT)
     import torch
 
-    lean = save_model(tmp_path / "lean.safetensors", bundle.network, bundle.vocabs, bundle.provenance,
-                      weights_dtype=torch.float16, segmenter=bundle.segmenter, form_table=False)
-    with safe_open(str(lean), framework="pt") as handle:
-        assert FORM_TABLE not in handle.keys()
+    full, lean = (save_model(tmp_path / f"{name}.safetensors", bundle.network, bundle.vocabs, bundle.provenance,
+                             weights_dtype=torch.float16, segmenter=bundle.segmenter, form_table=table)
+                  for name, table in (("full", True), ("lean", False)))
+    with safe_open(str(full), framework="pt") as stored, safe_open(str(lean), framework="pt") as left_out:
+        assert FORM_TABLE in stored.keys() and FORM_TABLE not in left_out.keys()
     table_bytes = len(bundle.vocabs.words) * bundle.network.cle.output_dim * 2
-    assert 0 <= EN_EWT.stat().st_size - lean.stat().st_size - table_bytes < 200
+    assert 0 <= full.stat().st_size - lean.stat().st_size - table_bytes < 200
     words = [sentence.forms for sentence in read_conllu(SAMPLE_DEV)]
 
     def tags(path: Path) -> list:
         return [[tuple(token.tags.values()) for token in sentence] for sentence in Tagger.load(path, precision="float32").tag(words)]
-    assert tags(lean) == tags(EN_EWT)
+    assert tags(lean) == tags(full)
 
 
 # -- downloading ------------------------------------------------------------------------------------
