@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,16 @@ from tagger.training.checkpoint_io import AtomicCheckpointIO
 from training_runs import ENV, REPO, dev_scores, run, train_command
 
 EPOCHS = "trainer.max_epochs=4"
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_reaches_the_commands_started_here() -> Iterator[None]:
+    """A suite started in the background by a script (`pytest ... &`) ignores SIGINT, and an ignored signal stays
+    ignored in every command it starts: these tests would send their Ctrl-C to deaf processes. A handled signal
+    is reset to its default in a started program, so handle it here while each test runs."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="module")
