@@ -9,7 +9,7 @@ sentence="The quick brown fox jumps over the lazy dog. It didn't stop."
 
 # the figure is the model card's, read from it: a copy here went stale once
 upos=$("$PYTHON" -c 'from tagger.inference.shipped import card_scores; print("%.2f" % card_scores("en_ewt")["test"]["UPOS"])')
-echo "== The shipped English model (UD English-EWT, test UPOS $upos, from tagger/shipped_models/en_ewt.md):"
+echo "== The shipped English model (UD English-EWT, test UPOS $upos, from the card in its model file):"
 echo "$sentence" | "$BIN/tagger" tag --output-format tsv -
 
 echo "== How to train your own: 15 epochs on a 400-sentence sample (a toy: expect mistakes)"

@@ -65,7 +65,7 @@ def test_a_sentence_that_names_an_existing_file_is_text(tmp_path):
 def test_one_word_that_looks_like_a_file_name_but_names_none_is_text_with_a_note(tmp_path, word):
     result = tag_words(word, cwd=tmp_path)
     assert result.returncode == 0
-    assert forms(result.stdout) == [word]
+    assert "".join(forms(result.stdout)) == word  # tagged as text (how it is split is the segmenter's: EWT splits and / or)
     assert result.stderr == f"tagger tag: no file named {word}, so it is tagged as text (--text {word} says so without this note)\n"
 
 

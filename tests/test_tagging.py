@@ -261,10 +261,12 @@ def test_the_demo_banner_reads_the_shipped_models_test_upos_from_its_card():
 
     from tagger.inference.shipped import card_scores
 
-    assert card_scores("en_ewt")["test"] == {"UPOS": 95.78, "XPOS": 95.25, "UFeats": 96.44, "Lemmas": 97.08, "AllTags": 93.55}
+    # the test row of tagger/shipped_models/en_ewt.md, the card the build rendered from the same figures
+    assert {metric: round(value, 2) for metric, value in card_scores("en_ewt")["test"].items()} == {
+        "UPOS": 95.73, "XPOS": 95.12, "UFeats": 96.82, "Lemmas": 97.09, "Feats": 96.49, "AllTags": 93.75}
     demo = (Path(__file__).resolve().parent.parent / "scripts" / "demo.sh").read_text()
     (assignment,) = [line for line in demo.splitlines() if line.startswith("upos=")]
     # demo.sh reads the card with the Python scripts/python_env.sh chose ($PYTHON); here, this one
     banner = subprocess.run(["bash", "-c", f"{assignment}; echo $upos"], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHON": sys.executable})
-    assert banner.stdout == "95.78\n" and "$upos" in demo and "95.8" not in demo
+    assert banner.stdout == "95.73\n" and "$upos" in demo and "95.7" not in demo

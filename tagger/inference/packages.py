@@ -124,35 +124,9 @@ def shipped_infos() -> dict[str, ModelInfo]:
         metadata = header_metadata(path)
         provenance = json.loads(metadata.get("provenance", "{}"))
         scores = provenance.get("card", {}).get("scores", {}).get("test", {}).get("gold")
-        card = path.with_suffix(".md")
-        if scores is None and card.is_file():  # cards written before the figures went into the file
-            scores = markdown_test_row(card.read_text(encoding="utf-8"))
         infos[name] = ModelInfo(name, path, "shipped", provenance.get("language"), learned_columns(metadata),
                                 "segmenter" in metadata, __version__, _listed(scores or {}), None, segmenter_dev(provenance))
     return infos
-
-
-def markdown_test_row(markdown: str) -> dict[str, float]:
-    """The `test` row of a card's first score table, by its header: {"UPOS": 95.78, ...}."""
-    header: list[str] | None = None
-    for line in markdown.splitlines():
-        if not line.startswith("|"):
-            header = None
-            continue
-        cells = [cell.strip().strip("*") for cell in line.strip().strip("|").split("|")]
-        if header is None:
-            header = cells
-        elif cells and cells[0] == "test":
-            return {key: float(value) for key, value in zip(header[1:], cells[1:]) if _is_number(value)}
-    return {}
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _listed(scores: dict) -> dict[str, float]:

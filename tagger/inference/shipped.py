@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import json
 from pathlib import Path
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
@@ -24,12 +24,9 @@ def resolve_model(path_or_name: str | Path) -> Path:
 
 
 def card_scores(name: str) -> dict[str, dict[str, float]]:
-    """A shipped model's gold-token scores as its card states them (`{"test": {"UPOS": 95.78, ...}, ...}`):
-    the first table under `## Scores`, so a figure quoted elsewhere (the demo's banner) is read, not copied."""
-    lines = (SHIPPED_DIR / f"{name}.md").read_text(encoding="utf-8").splitlines()
-    table = lines[lines.index("## Scores"):]
-    start = next(i for i, line in enumerate(table) if line.startswith("|"))
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in itertools.takewhile(
-        lambda line: line.startswith("|"), table[start:])]
-    header, body = rows[0], rows[2:]  # rows[1] is the |---| line
-    return {row[0]: {column: float(value) for column, value in zip(header[1:], row[1:])} for row in body}
+    """A shipped model's gold-token scores as its card states them (`{"test": {"UPOS": 95.73, ...}, ...}`),
+    read from the card in the model file, so a figure quoted elsewhere (the demo's banner) is read, not copied."""
+    from tagger.inference.packages import header_metadata
+
+    card = json.loads(header_metadata(SHIPPED_DIR / f"{name}.safetensors").get("provenance", "{}")).get("card", {})
+    return {split: values["gold"] for split, values in card.get("scores", {}).items()}
