@@ -8,7 +8,7 @@ source scripts/python_env.sh  # the Python install.sh installed into, and its ta
 sentence="The quick brown fox jumps over the lazy dog. It didn't stop."
 
 # the figure is the model card's, read from it: a copy here went stale once
-upos=$("$PYTHON" -c 'from tagger.inference.shipped import card_scores; print("%.2f" % card_scores("en_ewt")["test"]["UPOS"])')
+upos=$("$PYTHON" -c 'from tagger.inference.packages import shipped_infos; print("%.2f" % shipped_infos()["en_ewt"].scores["UPOS"])')
 echo "== The shipped English model (UD English-EWT, test UPOS $upos, from the card in its model file):"
 echo "$sentence" | "$BIN/tagger" tag --output-format tsv -
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
@@ -22,11 +21,3 @@ def resolve_model(path_or_name: str | Path) -> Path:
 
     return find_model(str(path_or_name))
 
-
-def card_scores(name: str) -> dict[str, dict[str, float]]:
-    """A shipped model's gold-token scores as its card states them (`{"test": {"UPOS": 95.73, ...}, ...}`),
-    read from the card in the model file, so a figure quoted elsewhere (the demo's banner) is read, not copied."""
-    from tagger.inference.packages import header_metadata
-
-    card = json.loads(header_metadata(SHIPPED_DIR / f"{name}.safetensors").get("provenance", "{}")).get("card", {})
-    return {split: values["gold"] for split, values in card.get("scores", {}).items()}
